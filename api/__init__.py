@@ -1,0 +1,1 @@
+"""aigw: an enterprise AI gateway whose application core is PostgreSQL."""

@@ -1,0 +1,85 @@
+"""The HTTP process: every surface of the product on one origin.
+
+Surfaces arrive with their issues (`/v1`, `/anthropic`, `/auth`, `/admin`, the portals);
+this module composes them and owns the shared resources: the aigw_app connection pool
+and the Redis client.
+"""
+
+import asyncio
+from contextlib import asynccontextmanager
+
+import asyncpg
+import redis.asyncio as redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api import errors
+from api.embedded import app_url_from_admin
+from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
+
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+def create_app(app_database_url: str, redis_url: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=10)
+        app.state.redis = redis.from_url(redis_url)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="aigw",
+        summary="Enterprise AI gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(asyncpg.PostgresError)
+    async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        status = errors.http_status(exc.sqlstate)
+        message = exc.args[0] if status < 500 and exc.args else "internal error"
+        return JSONResponse(
+            {"error": {"type": errors.error_type(status), "message": message}},
+            status_code=status,
+        )
+
+    @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
+    async def healthz(request: Request) -> JSONResponse:
+        checks = {
+            "database": _check(request.app.state.pool.fetchval("select 1")),
+            "redis": _check(request.app.state.redis.ping()),
+        }
+        results = dict(zip(checks, await asyncio.gather(*checks.values()), strict=True))
+        healthy = all(result == "ok" for result in results.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", **results},
+            status_code=200 if healthy else 503,
+        )
+
+    return app
+
+
+async def _check(awaitable) -> str:
+    try:
+        await asyncio.wait_for(awaitable, HEALTH_TIMEOUT_SECONDS)
+    except Exception as exc:  # a health check reports every failure, whatever its kind
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def from_environment() -> FastAPI:
+    """For process managers: `uvicorn --factory api.app:from_environment`."""
+    settings = load()
+    missing = settings.missing(CLOUD_REQUIRED_TO_SERVE) if settings.is_cloud else []
+    if missing:
+        raise MissingSettingsError(missing)
+    if not settings.database_url and not settings.app_database_url:
+        raise RuntimeError("set AIGW_APP_DATABASE_URL or DATABASE_URL (or run `aigw up`)")
+    if not settings.redis_url:
+        raise RuntimeError("set REDIS_URL (or run `aigw up`, which starts an embedded Redis)")
+    app_url = settings.app_database_url or app_url_from_admin(settings.database_url)
+    return create_app(app_url, settings.redis_url)

@@ -1,0 +1,353 @@
+"""`aigw`: bring the stack up, migrate it, and operate it through the api.* functions.
+
+Every operator command takes --data-dir for the embedded stack; without it, the command
+uses DATABASE_URL when set, else the default embedded data directory.
+"""
+
+import contextlib
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from api import migrations
+from api.bootstrap import DEFAULT_ADMIN_EMAIL, bootstrap
+from api.embedded import (
+    DatabaseUrls,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    app_url_from_admin,
+    default_data_dir,
+)
+from api.settings import CLOUD_REQUIRED_TO_SERVE, load
+
+app = typer.Typer(
+    help="aigw: an enterprise AI gateway with PostgreSQL at its core.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+teams_app = typer.Typer(help="Create and list teams.", no_args_is_help=True)
+areas_app = typer.Typer(help="Create and list business areas.", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue, list and revoke sk-aigw- API keys.", no_args_is_help=True)
+app.add_typer(teams_app, name="teams")
+app.add_typer(areas_app, name="areas")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory of the embedded stack (default: the user data dir). "
+        "Without it, DATABASE_URL is used when set.",
+        show_default=False,
+    ),
+]
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err_console.print(f"[dim]hint:[/] {hint}")
+    return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def database(data_dir: Path | None, *, migrate: bool = True) -> Iterator[DatabaseUrls]:
+    """The database an operator command works on: DATABASE_URL, or the embedded one."""
+    settings = load()
+    if data_dir is None and settings.database_url:
+        admin = settings.database_url
+        yield DatabaseUrls(admin, settings.app_database_url or app_url_from_admin(admin))
+        return
+    embedded = EmbeddedPostgres(data_dir or default_data_dir())
+    with console.status("Starting embedded PostgreSQL…"):
+        urls = embedded.start()
+    try:
+        if migrate:
+            migrations.upgrade(urls.admin)
+        yield urls
+    finally:
+        embedded.stop()
+
+
+@contextlib.contextmanager
+def operator_errors() -> Iterator[None]:
+    """Turn database errors into a message and a hint instead of a traceback."""
+    try:
+        yield
+    except psycopg.errors.UndefinedFunction as exc:
+        raise fail(
+            exc.diag.message_primary or str(exc),
+            "The database has not been migrated: run `aigw migrate`.",
+        ) from None
+    except psycopg.Error as exc:
+        raise fail(exc.diag.message_primary or str(exc), exc.diag.message_hint) from None
+    except psycopg.OperationalError as exc:
+        raise fail(f"cannot reach the database: {exc}", "Check DATABASE_URL.") from None
+
+
+def call(admin_url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with operator_errors(), psycopg.connect(admin_url) as conn, conn.transaction():
+        cursor = conn.execute(query, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def show(title: str, columns: list[str], rows: list[tuple]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------
+# up
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    data_dir: DataDirOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    admin_email: Annotated[
+        str, typer.Option(help="Email of the platform admin created on first run.")
+    ] = DEFAULT_ADMIN_EMAIL,
+) -> None:
+    """Start the whole stack and serve every HTTP surface on one origin.
+
+    With no DATABASE_URL, an embedded PostgreSQL (with pgvector) runs in the data
+    directory; with no REDIS_URL, an embedded Redis. Migrations are applied; the first
+    run creates a platform admin and a demo team with an API key, printed once.
+    Ctrl-C stops everything this command started.
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load()
+    if settings.is_cloud:
+        missing = settings.missing(CLOUD_REQUIRED_TO_SERVE)
+        if missing:
+            raise fail(
+                "AIGW_ENV=cloud needs these settings, which are not set: " + ", ".join(missing),
+                "In the cloud nothing is started or defaulted: provide every setting "
+                "(e.g. as Key Vault secret references).",
+                code=2,
+            )
+
+    # SIGTERM should clean up like Ctrl-C does (uvicorn re-raises it after shutting down).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    embedded_dir = data_dir or default_data_dir()
+    with contextlib.ExitStack() as stack:
+        if data_dir is None and settings.database_url:
+            admin_url = settings.database_url
+            app_url = settings.app_database_url or app_url_from_admin(admin_url)
+            where = "DATABASE_URL"
+        else:
+            embedded = EmbeddedPostgres(embedded_dir)
+            with console.status("Starting embedded PostgreSQL (pgvector)…"):
+                urls = embedded.start()
+            stack.callback(embedded.stop)
+            admin_url, app_url = urls.admin, urls.app
+            where = f"embedded, {embedded_dir}"
+        console.print(f"[green]✓[/] PostgreSQL ({where})")
+
+        if settings.redis_url:
+            redis_url = settings.redis_url
+            console.print("[green]✓[/] Redis (REDIS_URL)")
+        else:
+            redis = EmbeddedRedis(embedded_dir)
+            with console.status("Starting embedded Redis…"):
+                redis_url = redis.start()
+            stack.callback(redis.stop)
+            console.print("[green]✓[/] Redis (embedded, 127.0.0.1 only)")
+
+        with console.status("Applying migrations…"), operator_errors():
+            changed = migrations.upgrade(admin_url)
+        console.print(f"[green]✓[/] Migrations {'applied' if changed else 'up to date'}")
+
+        first_run = None
+        if not settings.is_cloud:
+            with operator_errors():
+                first_run = bootstrap(admin_url, admin_email)
+        if first_run:
+            console.print(
+                Panel.fit(
+                    f"Admin login     {first_run.admin_email}\n"
+                    f"Admin password  {first_run.admin_password}\n"
+                    f"                (one-time: it must be changed at first login)\n"
+                    f"API key         {first_run.api_key}\n"
+                    f"                (team {first_run.team}; shown once, stored only as a digest)",
+                    title="First run: save these now",
+                    border_style="yellow",
+                )
+            )
+        else:
+            console.print("[green]✓[/] Existing data reused (nothing re-seeded)")
+
+        console.print(
+            f"[bold]aigw[/] serving on http://{host}:{port}  "
+            f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(app_url, redis_url), host=host, port=port, log_level="info")
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            raise fail(f"could not serve on {host}:{port}", "Is the port in use? Try --port.")
+    console.print("Stopped.")
+
+
+# ---------------------------------------------------------------------------
+# migrate, psql
+# ---------------------------------------------------------------------------
+
+
+@app.command()
+def migrate(
+    data_dir: DataDirOption = None,
+    downgrade: Annotated[
+        str | None,
+        typer.Option(help="Downgrade to this revision instead (e.g. base).", show_default=False),
+    ] = None,
+) -> None:
+    """Apply the Alembic revisions and re-apply sql/ (a no-op when nothing changed)."""
+    with database(data_dir, migrate=False) as urls, operator_errors():
+        if downgrade:
+            with console.status(f"Downgrading to {downgrade}…"):
+                migrations.downgrade(urls.admin, downgrade)
+            console.print(f"[green]✓[/] Downgraded to {downgrade}")
+        else:
+            with console.status("Applying migrations…"):
+                changed = migrations.upgrade(urls.admin)
+            console.print(f"[green]✓[/] {'Migrated to head' if changed else 'Already at head'}")
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def psql(ctx: typer.Context, data_dir: DataDirOption = None) -> None:
+    """Open psql on the configured or embedded database; extra arguments go to psql.
+
+    Example: aigw psql -c "select * from api.list_teams()"
+    """
+    with database(data_dir) as urls:
+        executable = shutil.which("psql")
+        if data_dir is not None or not load().database_url:
+            executable = str(EmbeddedPostgres(data_dir or default_data_dir()).bin_dir / "psql")
+        if not executable:
+            raise fail("psql not found", "Install the PostgreSQL client (e.g. postgresql-client).")
+        import subprocess
+
+        result = subprocess.run([executable, "--no-psqlrc", urls.admin, *ctx.args], check=False)
+    raise typer.Exit(result.returncode)
+
+
+# ---------------------------------------------------------------------------
+# areas, teams, keys
+# ---------------------------------------------------------------------------
+
+
+@areas_app.command("create")
+def areas_create(name: str, data_dir: DataDirOption = None) -> None:
+    """Create a business area."""
+    with database(data_dir) as urls:
+        call(urls.admin, "select api.create_area(%s)", (name,))
+    console.print(f"[green]✓[/] Area {name} created")
+
+
+@areas_app.command("list")
+def areas_list(data_dir: DataDirOption = None) -> None:
+    """List areas."""
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select name, team_count, created_at from api.list_areas()")
+    show("Areas", ["name", "teams", "created"], rows)
+
+
+@teams_app.command("create")
+def teams_create(
+    name: str,
+    area: Annotated[str | None, typer.Option(help="Area the team belongs to.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a team, optionally in an area."""
+    with database(data_dir) as urls:
+        call(urls.admin, "select api.create_team(%s, %s)", (name, area))
+    console.print(f"[green]✓[/] Team {name} created" + (f" in area {area}" if area else ""))
+
+
+@teams_app.command("list")
+def teams_list(data_dir: DataDirOption = None) -> None:
+    """List teams."""
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select name, area, member_count, created_at from api.list_teams()")
+    show("Teams", ["name", "area", "members", "created"], rows)
+
+
+@keys_app.command("create")
+def keys_create(
+    team: Annotated[str, typer.Option(help="Team the key belongs to.")],
+    name: Annotated[str, typer.Option(help="A name for the key, e.g. ci-bot.")] = "cli",
+    expires_in_days: Annotated[
+        int | None, typer.Option(help="Expire the key after this many days.", min=1)
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Issue a key for a team. The key is printed once and stored only as a digest."""
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    with database(data_dir) as urls:
+        rows = call(
+            urls.admin,
+            "select id, key from api.issue_key(%s, %s, null, %s)",
+            (team, name, expires_at),
+        )
+    key_id, key = rows[0]
+    err_console.print(f"[green]✓[/] Key {key_id} issued for team {team}. It is shown only once:")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    team: Annotated[str | None, typer.Option(help="Only this team's keys.")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List keys (never the keys themselves)."""
+    with database(data_dir) as urls:
+        rows = call(
+            urls.admin,
+            "select id, prefix, name, team, coalesce(owner_email, service_account), status, "
+            "expires_at, last_used_at from api.list_keys(%s)",
+            (team,),
+        )
+    columns = ["id", "prefix", "name", "team", "owner", "status", "expires", "last used"]
+    show("API keys", columns, rows)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Id of the key (see `aigw keys list`).")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a key; it stops working at once."""
+    with database(data_dir) as urls:
+        call(urls.admin, "select api.revoke_key(%s::uuid)", (key_id,))
+    console.print(f"[green]✓[/] Key {key_id} revoked")
+
+
+if __name__ == "__main__":
+    app()

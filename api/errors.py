@@ -1,0 +1,39 @@
+"""The one place where database errors become HTTP statuses.
+
+api.* functions raise custom SQLSTATEs (see sql/iam.sql); a few standard ones can reach
+the surface too. Anything else is a server error.
+"""
+
+from http import HTTPStatus
+
+STATUS_BY_SQLSTATE = {
+    "AIG01": HTTPStatus.UNAUTHORIZED,  # no or unknown credential
+    "AIG02": HTTPStatus.UNAUTHORIZED,  # credential revoked, expired or disabled
+    "AIG03": HTTPStatus.FORBIDDEN,
+    "AIG04": HTTPStatus.NOT_FOUND,
+    "AIG05": HTTPStatus.CONFLICT,
+    "AIG06": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "42501": HTTPStatus.FORBIDDEN,  # insufficient_privilege (incl. a row-level security check)
+    "23505": HTTPStatus.CONFLICT,  # unique_violation
+    "23514": HTTPStatus.UNPROCESSABLE_ENTITY,  # check_violation
+    "22P02": HTTPStatus.UNPROCESSABLE_ENTITY,  # invalid_text_representation (e.g. a bad uuid)
+    "57014": HTTPStatus.SERVICE_UNAVAILABLE,  # query_canceled (statement timeout)
+}
+
+# Stable machine-readable names for the error bodies of both wire formats.
+ERROR_TYPE_BY_STATUS = {
+    HTTPStatus.UNAUTHORIZED: "authentication_error",
+    HTTPStatus.FORBIDDEN: "permission_error",
+    HTTPStatus.NOT_FOUND: "not_found_error",
+    HTTPStatus.CONFLICT: "conflict_error",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "invalid_request_error",
+    HTTPStatus.SERVICE_UNAVAILABLE: "overloaded_error",
+}
+
+
+def http_status(sqlstate: str | None) -> HTTPStatus:
+    return STATUS_BY_SQLSTATE.get(sqlstate or "", HTTPStatus.INTERNAL_SERVER_ERROR)
+
+
+def error_type(status: HTTPStatus) -> str:
+    return ERROR_TYPE_BY_STATUS.get(status, "api_error")

@@ -1,0 +1,67 @@
+"""Runtime settings from the environment.
+
+Locally every setting may be missing: the CLI then starts what it needs (embedded
+PostgreSQL, embedded Redis). With AIGW_ENV=cloud a missing required setting is a startup
+error instead of a silent default.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# What a cloud deployment must be given; each is read from the variable of the same name.
+CLOUD_REQUIRED_TO_SERVE = (
+    "DATABASE_URL",
+    "AIGW_APP_DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "OIDC_ISSUER",
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    aigw_env: Literal["local", "cloud"] = "local"
+    # Administrative connection: migrations and operator commands.
+    database_url: str | None = None
+    # The services' connection (login role aigw_app). Derived from DATABASE_URL locally.
+    app_database_url: str | None = Field(default=None, alias="AIGW_APP_DATABASE_URL")
+    redis_url: str | None = None
+    secret_key: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.aigw_env == "cloud"
+
+    def missing(self, names: tuple[str, ...]) -> list[str]:
+        values = {
+            "DATABASE_URL": self.database_url,
+            "AIGW_APP_DATABASE_URL": self.app_database_url,
+            "REDIS_URL": self.redis_url,
+            "SECRET_KEY": self.secret_key,
+            "OIDC_ISSUER": self.oidc_issuer,
+            "OIDC_CLIENT_ID": self.oidc_client_id,
+            "OIDC_CLIENT_SECRET": self.oidc_client_secret,
+        }
+        return [name for name in names if not values[name]]
+
+
+class MissingSettingsError(RuntimeError):
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(
+            "AIGW_ENV=cloud needs these settings, which are not set: "
+            + ", ".join(names)
+            + ". Set them in the environment (e.g. from Key Vault secret references)."
+        )
+
+
+def load() -> Settings:
+    return Settings()
