@@ -900,7 +900,8 @@ language plpgsql volatile security definer
 set search_path = ''
 as $$
 begin
-    if not (iam.is_platform_admin() or p_user_id = iam.active_user_id()) then
+    -- coalesce: with no signed-in user the comparison is null, and null must mean no.
+    if not (iam.is_platform_admin() or coalesce(p_user_id = iam.active_user_id(), false)) then
         raise exception 'you may only set your own password' using errcode = 'AIG03';
     end if;
     if p_password_hash is null or p_password_hash not like '$argon2id$%' then

@@ -41,4 +41,4 @@ alter default privileges for role aigw_owner revoke execute on functions from pu
 alter default privileges for role aigw_internal revoke execute on functions from public;
 
 -- Nothing in `public` is for the services.
-revoke create on schema public from public;
+revoke all on schema public from public;

