@@ -298,7 +298,9 @@ async def test_a_developer_key_is_personal_and_an_admin_key_belongs_to_the_team(
     for principal, expected_owner in (("dev_n1", "dev_n1@example.com"), ("tadmin_n1", None)):
         async with principal_transaction(app_conn, world.principal(principal), rollback=True) as c:
             (key_id,) = await c.fetchrow("select id from api.issue_key('n1', 'probe')")
-            owner = await c.fetchval("select owner_email from api.list_keys() where id = $1", key_id)
+            owner = await c.fetchval(
+                "select owner_email from api.list_keys() where id = $1", key_id
+            )
         assert owner == expected_owner
 
 
@@ -312,9 +314,7 @@ async def test_a_forged_team_name_in_a_call_gets_nothing_back(app_conn, world):
     assert refused.value.sqlstate == "AIG04"
 
 
-async def test_a_role_counts_from_its_grant_and_stops_at_its_revocation(
-    app_conn, world, module_db
-):
+async def test_a_role_counts_from_its_grant_and_stops_at_its_revocation(app_conn, world, module_db):
     nobody, query = world.users["nobody"], "select name from api.list_teams()"
     assert await visible(app_conn, world, "nobody", query) == set()
     operator_call(module_db.admin, "select api.grant_role(%s, 'team_admin', 'n2')", (nobody,))

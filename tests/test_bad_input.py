@@ -1,0 +1,70 @@
+"""Bad input to api.* functions: a clear SQLSTATE and message, and nothing half-written."""
+
+import psycopg
+import pytest
+
+from api.errors import http_status
+from tests.helpers import operator_call
+
+COUNTS = (
+    "select (select count(*) from iam.areas), (select count(*) from iam.teams),"
+    " (select count(*) from iam.users), (select count(*) from iam.user_roles),"
+    " (select count(*) from iam.api_keys), (select count(*) from policy.team_policies),"
+    " (select count(*) from policy.budgets), (select count(*) from iam.service_accounts)"
+)
+
+
+@pytest.fixture(scope="module")
+def seeded(module_db):
+    db = module_db
+    operator_call(db.admin, "select api.create_area('a1')")
+    operator_call(db.admin, "select api.create_team('t1', 'a1')")
+    (user_id,) = operator_call(db.admin, "select api.create_user('u@example.com')")[0]
+    return db, user_id
+
+
+CASES = [
+    ("select api.create_team('t2', 'no-such-area')", "AIG04", 'area "no-such-area" not found'),
+    ("select api.create_team('t1')", "AIG05", 'team "t1" already exists'),
+    ("select api.create_team('Has Spaces')", "AIG06", 'invalid team name "Has Spaces"'),
+    ("select api.create_area('a1')", "AIG05", 'area "a1" already exists'),
+    ("select * from api.issue_key('no-such-team', 'k')", "AIG04", 'team "no-such-team" not found'),
+    ("select * from api.issue_key('t1', 'BAD NAME')", "AIG06", 'invalid key name "BAD NAME"'),
+    ("select * from api.issue_key('t1', 'k', null, null, array['root'])", "AIG06", "unknown scopes {root}"),
+    ("select api.create_user('not-an-email')", "AIG06", 'not an email address: "not-an-email"'),
+    ("select api.create_user('U@example.com')", "AIG05", "a user with this email already exists"),
+    ("select api.grant_role(%(user)s, 'superhero')", "AIG06", 'unknown role "superhero"'),
+    ("select api.grant_role(%(user)s, 'area_owner', 'nowhere')", "AIG04", 'area "nowhere" not found'),
+    ("select api.grant_role(%(user)s, 'developer', 't1')", "AIG06", "role developer is global and takes no scope"),
+    ("select api.revoke_key('00000000-0000-0000-0000-000000000000')", "AIG04", None),
+    ("select api.set_team_policy('t1', array['no-such-model'])", "AIG06", "unknown models {no-such-model}"),
+    ("select api.set_team_policy('t1', null, -1)", "AIG06", None),
+    ("select api.set_budget('t1', 'fortnight', 10)", "AIG06", 'unknown budget period "fortnight"'),
+    ("select api.set_budget('t1', 'month', -5)", "AIG06", None),
+    ("select api.set_price('no-such-model', 1, 1)", "AIG04", 'model "no-such-model" not found'),
+    ("select api.set_price('gpt-4o', -1, 1)", "AIG06", None),
+    ("select api.set_user_status(%(user)s, 'deleted')", "AIG06", 'unknown status "deleted"'),
+    ("select api.set_user_password(%(user)s, 'plaintext')", "AIG06", None),
+    ("select api.add_team_member('t1', '00000000-0000-0000-0000-000000000000')", "AIG04", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "sqlstate", "message"), CASES)
+def test_bad_input_is_refused_clearly_and_writes_nothing(seeded, query, sqlstate, message):
+    db, user_id = seeded
+    before = operator_call(db.admin, COUNTS)
+    with pytest.raises(psycopg.Error) as refused:
+        operator_call(db.admin, query, {"user": user_id} if "%(user)s" in query else None)
+    assert refused.value.sqlstate == sqlstate
+    if message:
+        assert refused.value.diag.message_primary == message
+    assert 400 <= http_status(sqlstate) < 500
+    assert operator_call(db.admin, COUNTS) == before
+
+
+def test_a_failed_first_run_leaves_nothing_behind(db):
+    # The admin email is invalid: bootstrap fails after nothing, not after half.
+    with pytest.raises(psycopg.Error) as refused:
+        operator_call(db.admin, "select * from api.bootstrap('nope', '$argon2id$x', 'd', 'd')")
+    assert refused.value.sqlstate == "AIG06"
+    assert operator_call(db.admin, COUNTS) == [(0, 0, 0, 0, 0, 0, 0, 0)]

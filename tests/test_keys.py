@@ -1,0 +1,147 @@
+"""The key format and api.authenticate_key."""
+
+import random
+import string
+
+import asyncpg
+import psycopg
+import pytest
+
+from api import keys
+from api.database import principal_transaction
+from tests.helpers import operator_call
+
+
+def issue(admin_url: str, team: str = "t1", name: str = "k", **kwargs) -> tuple:
+    expires = kwargs.get("expires_at")
+    return operator_call(
+        admin_url,
+        "select id, key, prefix from api.issue_key(%s, %s, null, %s)",
+        (team, name, expires),
+    )[0]
+
+
+@pytest.fixture
+def team_db(db):
+    operator_call(db.admin, "select api.create_team('t1')")
+    operator_call(db.admin, "select api.set_team_policy('t1', array['gpt-4o'], 60, 1000)")
+    return db
+
+
+def test_issued_keys_have_the_scannable_format_and_a_valid_checksum(team_db):
+    issued = [issue(team_db.admin, name=f"k{i}")[1] for i in range(20)]
+    assert len(set(issued)) == 20
+    for key in issued:
+        assert keys.PATTERN.fullmatch(key), key
+        assert keys.is_well_formed(key)
+
+
+def test_any_single_character_typo_fails_the_checksum(team_db):
+    key = issue(team_db.admin)[1]
+    rng = random.Random(7)
+    for position in range(len(keys.PREFIX), len(key)):
+        replacement = rng.choice([c for c in keys.ALPHABET if c != key[position]])
+        assert not keys.is_well_formed(key[:position] + replacement + key[position + 1 :])
+    for malformed in ("", "sk-aigw-", key[:-1], key + "x", key.replace("sk-aigw-", "sk-abcd-")):
+        assert not keys.is_well_formed(malformed)
+
+
+def test_database_and_python_compute_the_same_checksum(team_db):
+    rng = random.Random(42)
+    bodies = ["".join(rng.choices(string.ascii_letters + string.digits, k=30)) for _ in range(50)]
+    rows = operator_call(
+        team_db.admin,
+        "select b, iam.base62(iam.crc32(convert_to(b, 'UTF8')), 6) from unnest(%s::text[]) b",
+        (bodies,),
+    )
+    assert {b: c for b, c in rows} == {b: keys.checksum(b) for b in bodies}
+
+
+def test_only_the_digest_and_display_prefix_are_stored(team_db):
+    key_id, key, prefix = issue(team_db.admin)
+    assert prefix == keys.display_prefix(key)
+    stored = operator_call(
+        team_db.admin, "select digest, prefix from iam.api_keys where id = %s", (key_id,)
+    )[0]
+    assert bytes(stored[0]) == keys.digest(key)
+    dump = operator_call(team_db.admin, "select row_to_json(k)::text from iam.api_keys k")[0][0]
+    assert key[len(prefix) :] not in dump
+
+
+async def authenticate(db, key: str):
+    conn = await asyncpg.connect(db.app)
+    try:
+        async with principal_transaction(conn, None) as c:
+            return await c.fetchrow("select * from api.authenticate_key($1)", keys.digest(key))
+    finally:
+        await conn.close()
+
+
+async def test_authenticate_key_returns_the_whole_principal_in_one_call(team_db):
+    key_id, key, _ = issue(team_db.admin)
+    principal = await authenticate(team_db, key)
+    assert principal["key_id"] == key_id
+    assert principal["team_name"] == "t1"
+    assert principal["scopes"] == ["inference"]
+    assert principal["allowed_models"] == ["gpt-4o"]
+    assert (principal["rpm_limit"], principal["tpm_limit"]) == (60, 1000)
+    assert operator_call(team_db.admin, "select last_used_at is not null from api.list_keys()") == [
+        (True,)
+    ]
+
+
+async def test_unknown_revoked_expired_and_disabled_keys_are_refused(team_db):
+    _, unknown, _ = issue(team_db.admin, name="unknown")
+    operator_call(team_db.admin, "delete from iam.api_keys where name = 'unknown'")
+
+    revoked_id, revoked, _ = issue(team_db.admin, name="revoked")
+    operator_call(team_db.admin, "select api.revoke_key(%s)", (revoked_id,))
+
+    expired_id, expired, _ = issue(team_db.admin, name="expired")
+    # Time passes: move the expiry into the past directly, with owner rights.
+    operator_call(
+        team_db.admin,
+        "update iam.api_keys set expires_at = now() - interval '1 second' where id = %s",
+        (expired_id,),
+    )
+
+    (sa_id,) = operator_call(team_db.admin, "select api.create_service_account('t1', 'bot')")[0]
+    (disabled,) = operator_call(
+        team_db.admin, "select key from api.issue_key('t1', 'bot-key', %s)", (sa_id,)
+    )[0]
+    operator_call(team_db.admin, "select api.set_service_account_status(%s, 'suspended')", (sa_id,))
+
+    expected = {
+        unknown: ("AIG01", "invalid API key"),
+        revoked: ("AIG02", "API key revoked"),
+        expired: ("AIG02", "API key expired"),
+        disabled: ("AIG02", "API key disabled: its owner is not active"),
+    }
+    for key, (sqlstate, message) in expected.items():
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await authenticate(team_db, key)
+        assert (refused.value.sqlstate, str(refused.value)) == (sqlstate, message)
+
+
+async def test_a_suspended_users_personal_key_stops_working(team_db):
+    (user_id,) = operator_call(team_db.admin, "select api.create_user('dev@example.com')")[0]
+    operator_call(team_db.admin, "select api.grant_role(%s, 'developer')", (user_id,))
+    operator_call(team_db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    conn = await asyncpg.connect(team_db.app)
+    try:
+        async with principal_transaction(conn, {"user_id": str(user_id)}) as c:
+            key = await c.fetchval("select key from api.issue_key('t1', 'mine')")
+    finally:
+        await conn.close()
+    assert (await authenticate(team_db, key))["owner_user_id"] == user_id
+    operator_call(team_db.admin, "select api.set_user_status(%s, 'suspended')", (user_id,))
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await authenticate(team_db, key)
+    assert refused.value.sqlstate == "AIG02"
+
+
+def test_issuing_a_key_with_an_expiry_in_the_past_is_refused(team_db):
+    with pytest.raises(psycopg.Error) as refused:
+        issue(team_db.admin, expires_at="2000-01-01T00:00:00Z")
+    assert refused.value.sqlstate == "AIG06"
+    assert operator_call(team_db.admin, "select count(*) from api.list_keys()") == [(0,)]
