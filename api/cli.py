@@ -87,7 +87,7 @@ def operator_errors() -> Iterator[None]:
     """Turn database errors into a message and a hint instead of a traceback."""
     try:
         yield
-    except psycopg.errors.UndefinedFunction as exc:
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName) as exc:
         raise fail(
             exc.diag.message_primary or str(exc),
             "The database has not been migrated: run `aigw migrate`.",

@@ -17,11 +17,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import platformdirs
 import psycopg
-from sqlalchemy.engine import make_url
 
 DATABASE_NAME = "aigw"
 
@@ -174,6 +173,17 @@ def app_url_from_admin(admin_url: str) -> str:
     A password for aigw_app, if the server needs one, comes from AIGW_APP_DB_PASSWORD
     (`aigw migrate` sets it on the role).
     """
-    password = os.environ.get("AIGW_APP_DB_PASSWORD")
-    url = make_url(admin_url).set(username="aigw_app", password=password)
-    return url.render_as_string(hide_password=False)
+    return with_login(admin_url, "aigw_app", os.environ.get("AIGW_APP_DB_PASSWORD"))
+
+
+def with_login(url: str, user: str, password: str | None = None) -> str:
+    """The same PostgreSQL URL with another user (and password) in it."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
+
+
+def with_database(url: str, database: str) -> str:
+    """The same PostgreSQL URL pointing at another database."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + quote(database, safe="")))

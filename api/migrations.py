@@ -10,10 +10,7 @@ import os
 from pathlib import Path
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_DIR = ROOT / "db"
@@ -37,10 +34,12 @@ alter table meta.sql_state owner to aigw_owner;
 
 
 def sqlalchemy_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
-def alembic_config(admin_url: str) -> Config:
+def alembic_config(admin_url: str):
+    from alembic.config import Config  # imported when needed: alembic takes ~0.5 s to import
+
     config = Config()
     config.set_main_option("script_location", str(DB_DIR))
     # Passed as an attribute: a URL may hold '%', which ini interpolation would mangle.
@@ -64,6 +63,8 @@ def upgrade(admin_url: str, revision: str = "head") -> bool:
             conn.execute(ROLES_FILE.read_text())
             set_app_password(conn)
             conn.execute(META_SETUP)
+            from alembic import command
+
             command.upgrade(alembic_config(admin_url), revision)
             after = current_revision(conn)
             applied = apply_sql(conn, force=before != after)
@@ -83,6 +84,8 @@ def downgrade(admin_url: str, revision: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
+            from alembic import command
+
             command.downgrade(alembic_config(admin_url), revision)
             if current_revision(conn) is None:
                 conn.execute("delete from meta.sql_state")

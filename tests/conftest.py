@@ -18,14 +18,9 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 import redis
-from sqlalchemy.engine import make_url
 
 from api import migrations
-from api.embedded import EmbeddedPostgres, EmbeddedRedis, app_url_from_admin
-
-
-def with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
+from api.embedded import EmbeddedPostgres, EmbeddedRedis, app_url_from_admin, with_database
 
 
 def _docker_answers() -> bool:

@@ -1,0 +1,114 @@
+"""The operator CLI, run as a real subprocess against the test database (DATABASE_URL)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from api import keys
+from api.cli import app
+from tests.helpers import operator_call
+
+AIGW = [sys.executable, "-m", "api.cli"]
+
+
+def aigw(db, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AIGW_ENV")
+    }
+    environment.update({"DATABASE_URL": db.admin, "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [*AIGW, *args], capture_output=True, text=True, env=environment, timeout=60, check=False
+    )
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for command in (
+        [],
+        ["up"],
+        ["migrate"],
+        ["psql"],
+        ["teams"],
+        ["teams", "create"],
+        ["areas", "create"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage:" in result.output
+
+
+def test_teams_and_keys_lifecycle(db):
+    assert aigw(db, "areas", "create", "payments").returncode == 0
+    created = aigw(db, "teams", "create", "checkout", "--area", "payments")
+    assert created.returncode == 0, created.stderr
+    assert "checkout" in aigw(db, "teams", "list").stdout
+
+    issued = aigw(db, "keys", "create", "--team", "checkout", "--name", "ci-bot")
+    assert issued.returncode == 0, issued.stderr
+    key = issued.stdout.strip()
+    assert keys.is_well_formed(key)
+    assert "shown only once" in issued.stderr
+
+    listed = aigw(db, "keys", "list", "--team", "checkout")
+    assert keys.display_prefix(key) in listed.stdout
+    assert key not in listed.stdout
+    (key_id,) = operator_call(db.admin, "select id from api.list_keys('checkout')")[0]
+
+    assert aigw(db, "keys", "revoke", str(key_id)).returncode == 0
+    assert operator_call(db.admin, "select status from api.list_keys()") == [("revoked",)]
+    again = aigw(db, "keys", "revoke", str(key_id))
+    assert again.returncode == 1
+    assert "no active key" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["teams", "create", "dup"], 'team "dup" already exists'),
+        (["teams", "create", "x", "--area", "nowhere"], 'area "nowhere" not found'),
+        (["keys", "create", "--team", "nowhere"], 'team "nowhere" not found'),
+        (["keys", "revoke", "not-a-uuid"], "invalid input syntax for type uuid"),
+    ],
+)
+def test_errors_say_what_went_wrong_without_a_traceback(db, args, message):
+    operator_call(db.admin, "select api.create_team('dup')")
+    result = aigw(db, *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_psql_runs_against_the_configured_database(db):
+    result = aigw(db, "psql", "-At", "-c", "select name from api.list_models() order by 1 limit 2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["azure-gpt-4.1", "azure-gpt-4o"]
+    failing = aigw(db, "psql", "-c", "select api.create_team('Bad Name')")
+    assert failing.returncode != 0
+
+
+def test_migrate_reports_already_at_head(db):
+    result = aigw(db, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "Already at head" in result.stdout
+
+
+def test_an_unmigrated_database_says_to_migrate(empty_db):
+    result = aigw(empty_db, "teams", "list")
+    assert result.returncode == 1
+    assert "aigw migrate" in result.stderr
+
+
+def test_cloud_mode_refuses_to_start_with_missing_settings(db):
+    result = aigw(db, "up", env={"AIGW_ENV": "cloud"})
+    assert result.returncode == 2
+    for name in ("AIGW_APP_DATABASE_URL", "REDIS_URL", "SECRET_KEY", "OIDC_ISSUER"):
+        assert name in result.stderr
+    missing = "AIGW_APP_DATABASE_URL, REDIS_URL, SECRET_KEY, OIDC_ISSUER, OIDC_CLIENT_ID"
+    assert missing in " ".join(result.stderr.split())  # DATABASE_URL is set, so not listed
