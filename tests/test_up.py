@@ -1,0 +1,154 @@
+"""`aigw up` on the embedded default, as a new user runs it: first run, second run, Ctrl-C."""
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+
+from api import keys
+from api.embedded import free_port
+
+
+class Up:
+    """A running `aigw up` whose output is read line by line in the background."""
+
+    def __init__(self, data_dir, port: int):
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "AIGW_APP_DATABASE_URL", "REDIS_URL", "AIGW_ENV")
+        }
+        env["COLUMNS"] = "200"
+        self.port = port
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.process.poll() is None, "".join(self.output)
+                continue
+            self.output.append(line)
+            if text in line:
+                return "".join(self.output)
+        raise AssertionError(f"no {text!r} within {timeout}s:\n{''.join(self.output)}")
+
+    def healthz(self, timeout: float = 30) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def started_processes(self, data_dir) -> list[psutil.Process]:
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        postgres = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"]
+            and str(data_dir) in " ".join(p.info["cmdline"])
+            and p.pid != self.process.pid
+        ]
+        return children + postgres
+
+    def interrupt(self, timeout: float = 30) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout)
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return code
+
+
+def aigw_cli(data_dir, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(180)
+def test_first_run_second_run_and_ctrl_c_on_the_embedded_stack(tmp_path):
+    data_dir = tmp_path / "aigw-data"
+
+    first = Up(data_dir, free_port())
+    try:
+        output = first.wait_for("serving on")
+        password = re.search(r"Admin password\s+(\S+)", output).group(1)
+        key = re.search(r"API key\s+(sk-aigw-\S+)", output).group(1)
+        assert keys.is_well_formed(key)
+        assert len(password) >= 12
+        assert first.healthz().json() == {"status": "ok", "database": "ok", "redis": "ok"}
+
+        # The printed key is real: the database resolves its digest to the demo team.
+        digest_sql = f"select team_name from api.authenticate_key(sha256('{key}'::bytea))"
+        resolved = aigw_cli(data_dir, "psql", "-At", "-c", digest_sql)
+        assert resolved.stdout.strip() == "demo", resolved.stderr
+        # The admin must change the one-time password at first login.
+        flags = aigw_cli(
+            data_dir, "psql", "-At", "-c", "select must_change_password from api.list_users()"
+        )
+        assert flags.stdout.strip() == "t"
+
+        started = first.started_processes(data_dir)
+        assert {p.name() for p in started} >= {"postgres", "redis-server"}
+    finally:
+        code = first.interrupt()
+    assert code == 0, "".join(first.output)
+    assert "Stopped." in "".join(first.output)
+    gone = psutil.wait_procs(started, timeout=10)[1]
+    assert gone == [], f"orphans after Ctrl-C: {gone}"
+
+    second = Up(data_dir, free_port())
+    try:
+        output = second.wait_for("serving on")
+        assert "Existing data reused" in output
+        assert "sk-aigw-" not in output and "Admin password" not in output
+        assert second.healthz().status_code == 200
+        listed = aigw_cli(data_dir, "keys", "list")
+        assert keys.display_prefix(key) in listed.stdout
+        users = aigw_cli(data_dir, "psql", "-At", "-c", "select count(*) from api.list_users()")
+        assert users.stdout.strip() == "1"
+        started = second.started_processes(data_dir)
+    finally:
+        assert second.interrupt() == 0
+    assert psutil.wait_procs(started, timeout=10)[1] == []
