@@ -7,6 +7,7 @@ uses DATABASE_URL when set, else the default embedded data directory.
 import contextlib
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,15 @@ def show(title: str, columns: list[str], rows: list[tuple]) -> None:
 # ---------------------------------------------------------------------------
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @app.command()
 def up(
     data_dir: DataDirOption = None,
@@ -148,6 +158,9 @@ def up(
                 "(e.g. as Key Vault secret references).",
                 code=2,
             )
+
+    if not port_is_free(host, port):
+        raise fail(f"{host}:{port} is already in use", "Stop whatever uses it, or pass --port.")
 
     # SIGTERM should clean up like Ctrl-C does (uvicorn re-raises it after shutting down).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -208,8 +221,6 @@ def up(
         )
         with contextlib.suppress(KeyboardInterrupt):
             server.run()
-        if not server.started:
-            raise fail(f"could not serve on {host}:{port}", "Is the port in use? Try --port.")
     console.print("Stopped.")
 
 

@@ -141,3 +141,13 @@ def test_principal_setting_does_not_leak_across_transactions(db):
             assert conn.execute("select count(*) from api.list_users()").fetchone()[0] == 1
         with conn.transaction():
             assert conn.execute("select count(*) from api.list_users()").fetchone()[0] == 0
+
+
+def test_every_api_function_is_documented_for_operators(module_db):
+    rows = operator_call(
+        module_db.admin,
+        "select p.oid::regprocedure::text from pg_proc p "
+        "where p.pronamespace = 'api'::regnamespace "
+        "and coalesce(obj_description(p.oid, 'pg_proc'), '') = ''",
+    )
+    assert rows == []

@@ -7,6 +7,7 @@ extra or missing permission. Every write runs in a transaction that is rolled ba
 the world stays the same for every check.
 """
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -324,3 +325,13 @@ async def test_a_role_counts_from_its_grant_and_stops_at_its_revocation(app_conn
         operator_call(module_db.admin, "select api.revoke_role(%s, 'team_admin', 'n2')", (nobody,))
         operator_call(module_db.admin, "select api.remove_team_member('n2', %s)", (nobody,))
     assert await visible(app_conn, world, "nobody", query) == set()
+
+
+async def test_whoami_reports_roles_from_the_database_not_from_the_principal(app_conn, world):
+    forged = {**world.principal("dev_n1"), "roles": ["platform_admin"]}
+    async with principal_transaction(app_conn, forged, rollback=True) as c:
+        me = json.loads(await c.fetchval("select api.whoami()"))
+        teams = {r["name"] for r in await c.fetch("select name from api.list_teams()")}
+    assert me["is_platform_admin"] is False and me["is_operator"] is False
+    assert me["roles"] == [{"role": "developer", "area": None, "team": None}]
+    assert teams == {"n1"}

@@ -4,6 +4,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -152,3 +153,57 @@ def test_first_run_second_run_and_ctrl_c_on_the_embedded_stack(tmp_path):
     finally:
         assert second.interrupt() == 0
     assert psutil.wait_procs(started, timeout=10)[1] == []
+
+
+def test_with_database_url_and_redis_url_set_up_starts_nothing(db, redis_url, tmp_path):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db.admin, "REDIS_URL": redis_url, "COLUMNS": "200"}
+    env.pop("AIGW_ENV", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "up", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        assert response.status_code == 200
+        assert psutil.Process(process.pid).children(recursive=True) == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0
+    assert "PostgreSQL (DATABASE_URL)" in output and "Redis (REDIS_URL)" in output
+    # The test database was migrated already and is bootstrapped here on first `up`.
+    assert "First run" in output
+
+
+def test_a_port_in_use_is_reported_before_anything_starts(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = aigw_cli_no_data_dir("up", "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert not (tmp_path / "pg").exists()
+
+
+def aigw_cli_no_data_dir(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**env, "COLUMNS": "200"},
+        timeout=60,
+        check=False,
+    )
