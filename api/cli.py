@@ -224,6 +224,37 @@ def up(
     console.print("Stopped.")
 
 
+@app.command("mock-provider")
+def mock_provider(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+    latency_ms: Annotated[float, typer.Option(help="Delay before each answer.", min=0)] = 0,
+    chunk_delay_ms: Annotated[
+        float, typer.Option(help="Delay between streamed chunks.", min=0)
+    ] = 0,
+    chunks: Annotated[int, typer.Option(help="Content chunks per streamed answer.", min=1)] = 8,
+) -> None:
+    """Serve a mock LLM provider speaking the OpenAI and Anthropic wire formats.
+
+    Deterministic answers labelled as mock, streaming with usage, tool calls, embeddings,
+    and injectable faults (see POST /_mock/faults and the x-mock-fault header).
+    """
+    import uvicorn
+
+    from api.mock_provider import MockState, create_mock_app
+
+    if not port_is_free(host, port):
+        raise fail(f"{host}:{port} is already in use", "Pass another --port.")
+    state = MockState(
+        latency_s=latency_ms / 1000, chunk_delay_s=chunk_delay_ms / 1000, chunks=chunks
+    )
+    console.print(
+        f"[bold yellow]mock provider[/] on http://{host}:{port} "
+        "(OpenAI: /v1/chat/completions, /v1/embeddings; Anthropic: /v1/messages)"
+    )
+    uvicorn.run(create_mock_app(state), host=host, port=port, log_level="warning")
+
+
 # ---------------------------------------------------------------------------
 # migrate, psql
 # ---------------------------------------------------------------------------

@@ -1,6 +1,14 @@
 """Small helpers shared by the tests."""
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
+import uvicorn
+
+from api.embedded import free_port
 
 
 def operator_call(admin_url: str, query: str, params: tuple | dict | None = ()) -> list[tuple]:
@@ -8,3 +16,24 @@ def operator_call(admin_url: str, query: str, params: tuple | dict | None = ()) 
     with psycopg.connect(admin_url) as conn, conn.transaction():
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else []
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free local port, in a thread; yields its URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

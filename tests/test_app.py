@@ -1,34 +1,12 @@
 """The HTTP process over real PostgreSQL and Redis, served by uvicorn on a local port."""
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app, from_environment
 from api.embedded import free_port
 from api.settings import MissingSettingsError
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+from tests.helpers import serving
 
 
 def test_healthz_is_200_when_database_and_redis_answer(db, redis_url):

@@ -1,0 +1,394 @@
+"""A mock LLM provider: a real HTTP server speaking the OpenAI and Anthropic wire formats.
+
+It stands in for the upstream providers where none can be reached (a laptop without
+provider keys, the test suite, benchmarks). Every answer says it is a mock, in its text
+and in an `x-mock-provider` header. Answers are deterministic: the same request gets the
+same answer, so caching and accounting can be checked exactly.
+
+Faults can be injected for the next N requests (`POST /_mock/faults`), or per request
+with an `x-mock-fault` header: `status=503`, `timeout`, `cut-after=3` (end a stream after
+three chunks without finishing it). `GET /_mock/stats` counts the requests served.
+"""
+
+import asyncio
+import hashlib
+import json
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MOCK_HEADER = {"x-mock-provider": "true"}
+EMBEDDING_DIMENSIONS = 64
+
+
+@dataclass
+class Fault:
+    status: int | None = None  # answer with this HTTP status
+    timeout: bool = False  # never answer (until the client gives up)
+    cut_after: int | None = None  # end a stream after this many chunks, unfinished
+
+    @classmethod
+    def parse(cls, spec: str) -> "Fault":
+        fault = cls()
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, _, value = part.partition("=")
+            if name == "status":
+                fault.status = int(value)
+            elif name == "timeout":
+                fault.timeout = True
+            elif name == "cut-after":
+                fault.cut_after = int(value)
+            else:
+                raise ValueError(f"unknown fault {part!r}")
+        return fault
+
+
+@dataclass
+class MockState:
+    latency_s: float = 0.0  # before the first byte
+    chunk_delay_s: float = 0.0  # between stream chunks
+    chunks: int = 8  # content chunks per streamed answer
+    faults: list[Fault] = field(default_factory=list)  # consumed one per request
+    requests: int = 0
+    by_path: dict[str, int] = field(default_factory=dict)
+
+
+def count_tokens(value) -> int:
+    """A stable stand-in for a tokenizer: about four characters a token."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return max(1, math.ceil(len(value) / 4))
+    if isinstance(value, list):
+        return sum(count_tokens(v) for v in value)
+    if isinstance(value, dict):
+        if value.get("type") == "image" or value.get("type") == "image_url":
+            return 85
+        return sum(count_tokens(v) for k, v in value.items() if k not in ("type", "role"))
+    return count_tokens(str(value))
+
+
+def answer_text(model: str, messages: list, system=None) -> str:
+    """Deterministic text naming the model and quoting the start of the last message."""
+    last = messages[-1].get("content") if messages else ""
+    if isinstance(last, list):
+        last = " ".join(p.get("text", "") for p in last if isinstance(p, dict))
+    digest = hashlib.sha256(
+        json.dumps([model, messages, system], sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    quoted = (last or "").strip().replace("\n", " ")[:60]
+    return f"[mock {model}] You said: {quoted} (answer {digest})"
+
+
+def split_chunks(text: str, n: int) -> list[str]:
+    size = max(1, math.ceil(len(text) / max(1, n)))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def embedding(text: str, dimensions: int) -> list[float]:
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [(seed[i % len(seed)] ^ (i * 31 % 251)) / 255.0 - 0.5 for i in range(dimensions)]
+    norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+    return [v / norm for v in raw]
+
+
+def sse(data: dict | str, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    prefix = f"event: {event}\n" if event else ""
+    return f"{prefix}data: {payload}\n\n".encode()
+
+
+def create_mock_app(state: MockState | None = None) -> Starlette:
+    state = state or MockState()
+
+    async def begin(request: Request) -> tuple[Fault | None, Response | None]:
+        """Count the request, apply latency and any fault; a Response means answer now."""
+        state.requests += 1
+        state.by_path[request.url.path] = state.by_path.get(request.url.path, 0) + 1
+        fault = state.faults.pop(0) if state.faults else None
+        if spec := request.headers.get("x-mock-fault"):
+            try:
+                fault = Fault.parse(spec)
+            except ValueError as exc:
+                return None, error(request, 400, str(exc))
+        if state.latency_s:
+            await asyncio.sleep(state.latency_s)
+        if fault and fault.timeout:
+            await asyncio.sleep(3600)
+        if fault and fault.status:
+            return fault, error(request, fault.status, f"injected fault: HTTP {fault.status}")
+        return fault, None
+
+    def error(request: Request, status: int, message: str) -> JSONResponse:
+        headers = dict(MOCK_HEADER)
+        if status == 429:
+            headers["retry-after"] = "1"
+        if request.url.path.startswith("/v1/messages"):
+            kind = {429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
+            if status == 400:
+                kind = "invalid_request_error"
+            body = {"type": "error", "error": {"type": kind, "message": message}}
+        else:
+            body = {"error": {"message": message, "type": "mock_error", "code": str(status)}}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    async def body_of(request: Request) -> dict | JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error(request, 400, "request body is not JSON")
+        if not isinstance(body, dict) or not body.get("model"):
+            return error(request, 400, "model is required")
+        return body
+
+    async def chat_completions(request: Request) -> Response:
+        fault, early = await begin(request)
+        if early:
+            return early
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        model, messages = body["model"], body.get("messages") or []
+        prompt_tokens = count_tokens(messages) + count_tokens(body.get("tools"))
+        created = int(time.time())
+        completion_id = "chatcmpl-mock-" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
+        tools = body.get("tools") or []
+        if tools and body.get("tool_choice") != "none":
+            name = tools[0].get("function", {}).get("name", "tool")
+            arguments = json.dumps({"mock": True})
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_mock_1",
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                ],
+            }
+            finish, text = "tool_calls", arguments
+        else:
+            text = answer_text(model, messages)
+            if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
+                text = json.dumps({"mock": True, "answer": text})
+            message = {"role": "assistant", "content": text}
+            finish = "stop"
+        completion_tokens = count_tokens(text)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        base = {"id": completion_id, "created": created, "model": model}
+
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": usage,
+                },
+                headers=MOCK_HEADER,
+            )
+
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+
+        async def stream() -> AsyncIterator[bytes]:
+            chunk = {**base, "object": "chat.completion.chunk"}
+            first = {"role": "assistant", "content": ""}
+            yield sse({**chunk, "choices": [{"index": 0, "delta": first, "finish_reason": None}]})
+            if message.get("tool_calls"):
+                deltas = [{"tool_calls": [{"index": 0, **message["tool_calls"][0]}]}]
+            else:
+                deltas = [{"content": part} for part in split_chunks(text, state.chunks)]
+            for sent, delta in enumerate(deltas, start=1):
+                if state.chunk_delay_s:
+                    await asyncio.sleep(state.chunk_delay_s)
+                yield sse(
+                    {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                )
+                if fault and fault.cut_after is not None and sent >= fault.cut_after:
+                    return
+            yield sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+            if include_usage:
+                yield sse({**chunk, "choices": [], "usage": usage})
+            yield sse("[DONE]")
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=MOCK_HEADER)
+
+    async def embeddings(request: Request) -> Response:
+        _, early = await begin(request)
+        if early:
+            return early
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        inputs = body.get("input")
+        inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        if not inputs or not all(isinstance(i, str) for i in inputs):
+            return error(request, 400, "input must be a string or a list of strings")
+        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        tokens = count_tokens(inputs)
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": body["model"],
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": embedding(text, dimensions)}
+                    for i, text in enumerate(inputs)
+                ],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            headers=MOCK_HEADER,
+        )
+
+    async def models(request: Request) -> Response:
+        return JSONResponse(
+            {"object": "list", "data": [{"id": "mock", "object": "model", "owned_by": "mock"}]},
+            headers=MOCK_HEADER,
+        )
+
+    async def messages(request: Request) -> Response:
+        fault, early = await begin(request)
+        if early:
+            return early
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        if not isinstance(body.get("max_tokens"), int):
+            return error(request, 400, "max_tokens is required")
+        model, turns, system = body["model"], body.get("messages") or [], body.get("system")
+        input_tokens = count_tokens(turns) + count_tokens(system) + count_tokens(body.get("tools"))
+        message_id = "msg_mock_" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
+        tools = body.get("tools") or []
+        if tools and (body.get("tool_choice") or {}).get("type") != "none":
+            block = {
+                "type": "tool_use",
+                "id": "toolu_mock_1",
+                "name": tools[0].get("name", "tool"),
+                "input": {"mock": True},
+            }
+            stop_reason, text = "tool_use", json.dumps(block["input"])
+        else:
+            text = answer_text(model, turns, system)
+            block = {"type": "text", "text": text}
+            stop_reason = "end_turn"
+        output_tokens = count_tokens(text)
+        envelope = {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "stop_sequence": None,
+        }
+
+        if not body.get("stream"):
+            return JSONResponse(
+                {
+                    **envelope,
+                    "content": [block],
+                    "stop_reason": stop_reason,
+                    "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                },
+                headers=MOCK_HEADER,
+            )
+
+        async def stream() -> AsyncIterator[bytes]:
+            start = {
+                **envelope,
+                "content": [],
+                "stop_reason": None,
+                "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+            }
+            yield sse({"type": "message_start", "message": start}, "message_start")
+            if block["type"] == "tool_use":
+                opening = {**block, "input": {}}
+                deltas = [{"type": "input_json_delta", "partial_json": text}]
+            else:
+                opening = {"type": "text", "text": ""}
+                deltas = [
+                    {"type": "text_delta", "text": p} for p in split_chunks(text, state.chunks)
+                ]
+            yield sse(
+                {"type": "content_block_start", "index": 0, "content_block": opening},
+                "content_block_start",
+            )
+            for sent, delta in enumerate(deltas, start=1):
+                if state.chunk_delay_s:
+                    await asyncio.sleep(state.chunk_delay_s)
+                yield sse(
+                    {"type": "content_block_delta", "index": 0, "delta": delta},
+                    "content_block_delta",
+                )
+                if fault and fault.cut_after is not None and sent >= fault.cut_after:
+                    return
+            yield sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            yield sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": output_tokens},
+                },
+                "message_delta",
+            )
+            yield sse({"type": "message_stop"}, "message_stop")
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=MOCK_HEADER)
+
+    async def count_message_tokens(request: Request) -> Response:
+        _, early = await begin(request)
+        if early:
+            return early
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        tokens = (
+            count_tokens(body.get("messages"))
+            + count_tokens(body.get("system"))
+            + count_tokens(body.get("tools"))
+        )
+        return JSONResponse({"input_tokens": tokens}, headers=MOCK_HEADER)
+
+    async def set_faults(request: Request) -> Response:
+        """Queue faults: {"fault": "status=503", "count": 3}; {"clear": true} empties it."""
+        body = await request.json()
+        if body.get("clear"):
+            state.faults.clear()
+        if spec := body.get("fault"):
+            state.faults.extend(Fault.parse(spec) for _ in range(int(body.get("count", 1))))
+        for name in ("latency_s", "chunk_delay_s", "chunks"):
+            if name in body:
+                setattr(state, name, type(getattr(state, name))(body[name]))
+        return JSONResponse({"queued": len(state.faults)})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse({"requests": state.requests, "by_path": state.by_path})
+
+    async def reset_stats(request: Request) -> Response:
+        state.requests = 0
+        state.by_path.clear()
+        return JSONResponse({"requests": 0})
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_message_tokens, methods=["POST"]),
+        Route("/_mock/faults", set_faults, methods=["POST"]),
+        Route("/_mock/stats", stats, methods=["GET"]),
+        Route("/_mock/stats", reset_stats, methods=["DELETE"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.mock = state
+    return app
