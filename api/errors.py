@@ -13,6 +13,7 @@ STATUS_BY_SQLSTATE = {
     "AIG04": HTTPStatus.NOT_FOUND,
     "AIG05": HTTPStatus.CONFLICT,
     "AIG06": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "AIG07": HTTPStatus.TOO_MANY_REQUESTS,  # budget exhausted (OpenAI: insufficient_quota)
     "42501": HTTPStatus.FORBIDDEN,  # insufficient_privilege (incl. a row-level security check)
     "23505": HTTPStatus.CONFLICT,  # unique_violation
     "23514": HTTPStatus.UNPROCESSABLE_ENTITY,  # check_violation
@@ -27,6 +28,7 @@ ERROR_TYPE_BY_STATUS = {
     HTTPStatus.NOT_FOUND: "not_found_error",
     HTTPStatus.CONFLICT: "conflict_error",
     HTTPStatus.UNPROCESSABLE_ENTITY: "invalid_request_error",
+    HTTPStatus.TOO_MANY_REQUESTS: "rate_limit_error",
     HTTPStatus.SERVICE_UNAVAILABLE: "overloaded_error",
 }
 

@@ -387,6 +387,7 @@ $$;
 -- Errors: custom SQLSTATEs, mapped to HTTP statuses in api/errors.py.
 --   AIG01 unauthenticated  AIG02 credential revoked/expired/disabled  AIG03 forbidden
 --   AIG04 not found        AIG05 conflict                            AIG06 invalid input
+--   AIG07 budget exhausted
 -- ---------------------------------------------------------------------------
 
 create or replace function iam.team_id(p_team text) returns uuid

@@ -5,6 +5,30 @@ set local role aigw_owner;
 
 grant select on policy.models, policy.pricing, policy.team_policies to aigw_internal;
 
+-- Start of the period containing p_at, in UTC; 'total' never rolls over.
+create or replace function policy.period_start(p_period text, p_at timestamptz) returns timestamptz
+language sql stable parallel safe
+set search_path = ''
+as $$
+    select case when p_period = 'total' then '-infinity'::timestamptz
+                else date_trunc(p_period, p_at, 'UTC') end
+$$;
+
+create or replace function policy.cost_usd(
+    p_model text, p_input_tokens bigint, p_output_tokens bigint, p_cached_input_tokens bigint
+) returns numeric
+language sql stable
+set search_path = ''
+as $$
+    select (greatest(p_input_tokens - p_cached_input_tokens, 0) * p.input_usd_per_mtok
+            + p_cached_input_tokens * p.cached_input_usd_per_mtok
+            + p_output_tokens * p.output_usd_per_mtok) / 1000000
+    from policy.pricing p where p.model = p_model
+$$;
+
+grant execute on function policy.period_start(text, timestamptz),
+    policy.cost_usd(text, bigint, bigint, bigint) to aigw_internal;
+
 create policy "internal functions read every model" on policy.models
     for select to aigw_internal using (true);
 create policy "everyone signed in sees the model registry" on policy.models
@@ -153,19 +177,24 @@ comment on function api.set_budget(text, text, numeric, uuid, uuid) is
 
 create function api.list_budgets(p_team text default null)
 returns table (id uuid, team text, scope text, api_key_prefix text, user_email text,
-               period text, hard_limit_usd numeric, updated_at timestamptz)
+               period text, hard_limit_usd numeric, spent_usd numeric, reserved_usd numeric,
+               updated_at timestamptz)
 language sql stable security definer
 set search_path = ''
 as $$
-    select b.id, t.name, b.scope, k.prefix, u.email, b.period, b.hard_limit_usd, b.updated_at
+    select b.id, t.name, b.scope, k.prefix, u.email, b.period, b.hard_limit_usd,
+           coalesce(l.spent_usd, 0), coalesce(l.reserved_usd, 0), b.updated_at
     from policy.budgets b
     join iam.teams t on t.id = b.team_id
     left join iam.api_keys k on k.id = b.api_key_id
     left join iam.users u on u.id = b.user_id
+    left join policy.budget_usage l
+           on l.budget_id = b.id and l.period_start = policy.period_start(b.period, now())
     where p_team is null or t.name = p_team
     order by t.name, b.scope, b.period
 $$;
-comment on function api.list_budgets(text) is 'Budgets of the teams the caller may see.';
+comment on function api.list_budgets(text) is
+    'Budgets of the teams the caller may see, with spend and reservations in the current period.';
 
 create function api.delete_budget(p_budget_id uuid) returns void
 language plpgsql volatile security definer
@@ -266,3 +295,181 @@ $$;
 comment on function api.set_price(text, numeric, numeric, numeric) is
     'Set a model''s price in USD per 1M tokens (platform admins). Example: '
     'select api.set_price(''gpt-4o'', 2.50, 10.00, 1.25);';
+
+-- ---------------------------------------------------------------------------
+-- Budget ledger: reserve before the provider call, settle after it.
+--
+-- A reservation adds the request's worst-case cost to `reserved_usd` of every budget
+-- that applies (team, key, key owner) in its current period, in one statement per
+-- budget that refuses to pass the hard limit. Row locks on the ledger rows serialise
+-- concurrent requests, so however many run at once, spent + reserved never exceeds a
+-- limit at reservation time; settlement then replaces the reservation by the real cost.
+-- The worst case is clamped to min(max_tokens or a default, the model's max output), so
+-- a hostile max_tokens neither blocks the team nor slips through.
+-- ---------------------------------------------------------------------------
+
+grant select on policy.budgets to aigw_internal;
+grant select, insert, update on policy.budget_usage, policy.budget_reservations to aigw_internal;
+
+create policy "internal functions read every budget" on policy.budgets
+    for select to aigw_internal using (true);
+create policy "internal functions keep the ledger" on policy.budget_usage
+    for all to aigw_internal using (true) with check (true);
+create policy "spend is visible to whoever sees the budget" on policy.budget_usage
+    for select to aigw_owner
+    using (budget_id in (select b.id from policy.budgets b));  -- budgets' own policy applies
+create policy "internal functions keep reservations" on policy.budget_reservations
+    for all to aigw_internal using (true) with check (true);
+create policy "reservations are visible to whoever sees the team" on policy.budget_reservations
+    for select to aigw_owner using (team_id = any ((select iam.readable_team_ids())::uuid[]));
+
+set local role aigw_internal;
+
+create function api.reserve_budget(
+    p_api_key_id uuid, p_model text, p_input_tokens integer,
+    p_max_output_tokens integer default null, p_default_max_output_tokens integer default 4096
+) returns table (reservation_id uuid, amount_usd numeric)
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    k record;
+    m record;
+    b record;
+    v_output integer;
+    v_amount numeric;
+    v_start timestamptz;
+    v_budget_ids uuid[] := '{}';
+    v_starts timestamptz[] := '{}';
+begin
+    select ak.id, ak.team_id, ak.owner_user_id into k
+      from iam.api_keys ak where ak.id = p_api_key_id and ak.status = 'active';
+    if not found then
+        raise exception 'no active key %', p_api_key_id using errcode = 'AIG01';
+    end if;
+    select md.max_output_tokens, (pr.model is not null) as priced into m
+      from policy.models md left join policy.pricing pr on pr.model = md.name
+     where md.name = p_model;
+    if not found then
+        raise exception 'model "%" not found', p_model using errcode = 'AIG04';
+    elsif not m.priced then
+        raise exception 'model "%" has no price', p_model using errcode = 'AIG06',
+            hint = 'Set one with api.set_price.';
+    end if;
+    if p_input_tokens is null or p_input_tokens < 0 or p_max_output_tokens < 1 then
+        raise exception 'token counts must be positive' using errcode = 'AIG06';
+    end if;
+    v_output := least(coalesce(p_max_output_tokens, p_default_max_output_tokens), m.max_output_tokens);
+    v_amount := policy.cost_usd(p_model, p_input_tokens, v_output, 0);
+
+    -- Lock ledger rows in one order (by budget id) so concurrent requests never deadlock.
+    for b in
+        select bu.id, bu.period, bu.hard_limit_usd, bu.scope from policy.budgets bu
+         where bu.team_id = k.team_id
+           and (bu.scope = 'team'
+                or (bu.scope = 'key' and bu.api_key_id = k.id)
+                or (bu.scope = 'user' and bu.user_id = k.owner_user_id))
+         order by bu.id
+    loop
+        v_start := policy.period_start(b.period, now());
+        if v_amount > b.hard_limit_usd then
+            raise exception 'budget exhausted: this request may cost up to % USD, more than the % budget of % USD',
+                round(v_amount, 6), b.scope, b.hard_limit_usd
+                using errcode = 'AIG07', hint = 'Lower max_tokens, or ask a team admin to raise the budget.';
+        end if;
+        insert into policy.budget_usage as u (budget_id, period_start, reserved_usd)
+        values (b.id, v_start, v_amount)
+        on conflict (budget_id, period_start) do update
+           set reserved_usd = u.reserved_usd + excluded.reserved_usd, updated_at = now()
+         where u.spent_usd + u.reserved_usd + excluded.reserved_usd <= b.hard_limit_usd;
+        if not found then
+            raise exception '% budget exhausted for this %', b.scope, b.period using errcode = 'AIG07',
+                hint = 'Wait for the next period, or ask a team admin to raise the budget.';
+        end if;
+        v_budget_ids := v_budget_ids || b.id;
+        v_starts := v_starts || v_start;
+    end loop;
+
+    insert into policy.budget_reservations as r
+        (api_key_id, team_id, model, amount_usd, budget_ids, period_starts)
+    values (k.id, k.team_id, p_model, v_amount, v_budget_ids, v_starts)
+    returning r.id into reservation_id;
+    amount_usd := v_amount;
+    return next;
+end
+$$;
+comment on function api.reserve_budget(uuid, text, integer, integer, integer) is
+    'Reserve a request''s worst-case cost against every budget of its key, team and owner; '
+    'AIG07 when a hard limit would be passed. Settle it with api.settle_budget.';
+
+create function api.settle_budget(
+    p_reservation_id uuid, p_input_tokens integer, p_output_tokens integer,
+    p_cached_input_tokens integer default 0
+) returns numeric
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+    r record;
+    v_actual numeric;
+begin
+    select * into r from policy.budget_reservations where id = p_reservation_id for update;
+    if not found then
+        raise exception 'reservation % not found', p_reservation_id using errcode = 'AIG04';
+    elsif r.settled_at is not null then
+        return r.actual_usd;  -- settling twice changes nothing
+    end if;
+    if p_input_tokens < 0 or p_output_tokens < 0 or p_cached_input_tokens < 0 then
+        raise exception 'token counts cannot be negative' using errcode = 'AIG06';
+    end if;
+    v_actual := coalesce(policy.cost_usd(r.model, p_input_tokens, p_output_tokens,
+                                         coalesce(p_cached_input_tokens, 0)), 0);
+    update policy.budget_usage u
+       set reserved_usd = greatest(u.reserved_usd - r.amount_usd, 0),
+           spent_usd = u.spent_usd + v_actual,
+           updated_at = now()
+      from unnest(r.budget_ids, r.period_starts) as h(budget_id, period_start)
+     where u.budget_id = h.budget_id and u.period_start = h.period_start;
+    update policy.budget_reservations set settled_at = now(), actual_usd = v_actual
+     where id = r.id;
+    return v_actual;
+end
+$$;
+comment on function api.settle_budget(uuid, integer, integer, integer) is
+    'Replace a reservation by the real cost of the request (tokens priced from the pricing '
+    'table); returns that cost in USD. Idempotent.';
+
+create function api.release_stale_reservations(p_older_than interval default '15 minutes')
+returns integer
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+declare
+    r record;
+    n integer := 0;
+begin
+    -- A gateway that died mid-request never settled: charge the reserved maximum, since
+    -- the provider may have done the work. Money is never spent unaccounted.
+    for r in
+        select id, amount_usd, budget_ids, period_starts from policy.budget_reservations
+         where settled_at is null and created_at < now() - p_older_than
+         order by id
+         for update skip locked
+    loop
+        update policy.budget_usage u
+           set reserved_usd = greatest(u.reserved_usd - r.amount_usd, 0),
+               spent_usd = u.spent_usd + r.amount_usd, updated_at = now()
+          from unnest(r.budget_ids, r.period_starts) as h(budget_id, period_start)
+         where u.budget_id = h.budget_id and u.period_start = h.period_start;
+        update policy.budget_reservations set settled_at = now(), actual_usd = r.amount_usd
+         where id = r.id;
+        n := n + 1;
+    end loop;
+    return n;
+end
+$$;
+comment on function api.release_stale_reservations(interval) is
+    'Settle reservations older than the interval at their reserved maximum (a job runs this).';
+
+set local role aigw_owner;
