@@ -1,0 +1,154 @@
+"""RPM and TPM limits in Redis, per team and per key, shared by every worker process.
+
+One Lua script checks every limit that applies to a request and, only if all of them
+allow it, counts the request against all of them: atomic, so concurrent workers can
+never admit more than a limit between them. Windows are sliding-window counters (the
+current minute's count plus the previous minute's, weighted by how much of it is still
+inside the window), which smooths the burst a fixed window allows at its boundary.
+
+Tokens are charged twice: an estimate at admission (prompt + clamped max output), then
+the difference to the real usage when the response is complete (`settle_tokens`).
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as redis
+
+WINDOW_MS = 60_000
+
+# KEYS: per limit, the current and the previous window's counter.
+# ARGV: now_ms, window_ms, number of limits, then per limit: its size and this request's cost.
+# Returns: allowed (1/0), milliseconds until a retry can succeed, then per limit what
+# remains of it after this request (or before it, when refused).
+_ACQUIRE = """
+local now, window, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local weight = 1 - (now % window) / window
+local remaining, allowed, retry = {}, 1, 0
+for i = 1, n do
+  local limit, cost = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local used = math.floor(previous * weight) + current
+  if used + cost > limit then
+    allowed = 0
+    -- Wait until the current window ends; with a cost above the limit, never.
+    local wait = window - (now % window)
+    if cost > limit then wait = -1 end
+    if wait < 0 or retry < 0 then retry = -1 elseif wait > retry then retry = wait end
+    remaining[i] = math.max(limit - used, 0)
+  else
+    remaining[i] = limit - used - cost
+  end
+end
+if allowed == 1 then
+  for i = 1, n do
+    local cost = tonumber(ARGV[3 + 2 * i])
+    if cost > 0 then
+      redis.call('INCRBY', KEYS[2 * i - 1], cost)
+      redis.call('PEXPIRE', KEYS[2 * i - 1], window * 2)
+    end
+  end
+end
+local result = {allowed, retry}
+for i = 1, n do result[#result + 1] = remaining[i] end
+return result
+"""
+
+# Adjust token counters by a (possibly negative) difference, never below zero.
+_ADJUST = """
+for i = 1, #KEYS do
+  local value = redis.call('INCRBY', KEYS[i], tonumber(ARGV[1]))
+  if value < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: `scope` is 'team' or 'key', `kind` 'requests' or 'tokens'."""
+
+    scope: str
+    subject: str  # the team or key id
+    kind: str
+    per_minute: int
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    retry_after_s: int | None = None  # None when waiting cannot help
+    # The tightest limit and remainder, per kind, for the x-ratelimit-* headers.
+    limits: dict[str, int] = field(default_factory=dict)
+    remaining: dict[str, int] = field(default_factory=dict)
+    refused_by: Limit | None = None
+    # The token counters charged at admission, to settle against real usage.
+    token_keys: list[str] = field(default_factory=list)
+    tokens_charged: int = 0
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        for kind in ("requests", "tokens"):
+            if kind in self.limits:
+                out[f"x-ratelimit-limit-{kind}"] = str(self.limits[kind])
+                out[f"x-ratelimit-remaining-{kind}"] = str(self.remaining[kind])
+        if not self.allowed and self.retry_after_s is not None:
+            out["retry-after"] = str(self.retry_after_s)
+        return out
+
+
+class RateLimiter:
+    def __init__(self, client: redis.Redis, *, prefix: str = "aigw:rl", window_ms: int = WINDOW_MS):
+        self.client = client
+        self.prefix = prefix
+        self.window_ms = window_ms
+        self._acquire = client.register_script(_ACQUIRE)
+        self._adjust = client.register_script(_ADJUST)
+
+    def _keys(self, tag: str, limit: Limit, window: int) -> tuple[str, str]:
+        # The {tag} (the team) keeps all of a request's keys in one Redis Cluster slot.
+        base = f"{self.prefix}:{{{tag}}}:{limit.scope}:{limit.subject}:{limit.kind}"
+        return f"{base}:{window}", f"{base}:{window - 1}"
+
+    async def acquire(
+        self, limits: list[Limit], *, tokens: int, tag: str, now_ms: int | None = None
+    ) -> Decision:
+        """Admit one request costing `tokens` (an estimate) against every limit, or none.
+
+        `tag` groups the keys of one tenant (the team id) for Redis Cluster.
+        """
+        if not limits:
+            return Decision(allowed=True)
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        window = now_ms // self.window_ms
+        keys: list[str] = []
+        args: list[int] = [now_ms, self.window_ms, len(limits)]
+        for limit in limits:
+            keys.extend(self._keys(tag, limit, window))
+            args.extend([limit.per_minute, 1 if limit.kind == "requests" else tokens])
+        allowed, retry_ms, *remaining = await self._acquire(keys=keys, args=args)
+
+        decision = Decision(allowed=bool(allowed))
+        for limit, left in zip(limits, remaining, strict=True):
+            if limit.kind not in decision.remaining or left < decision.remaining[limit.kind]:
+                decision.limits[limit.kind] = limit.per_minute
+                decision.remaining[limit.kind] = int(left)
+            cost = 1 if limit.kind == "requests" else tokens
+            if not decision.allowed and decision.refused_by is None and left < cost:
+                decision.refused_by = limit
+        if decision.allowed:
+            decision.token_keys = [
+                self._keys(tag, limit, window)[0] for limit in limits if limit.kind == "tokens"
+            ]
+            decision.tokens_charged = tokens
+        else:
+            decision.retry_after_s = None if retry_ms < 0 else max(1, -(-retry_ms // 1000))
+        return decision
+
+    async def settle_tokens(self, decision: Decision, actual_tokens: int) -> None:
+        """Replace the admission estimate by the real token count."""
+        delta = actual_tokens - decision.tokens_charged
+        if decision.token_keys and delta:
+            await self._adjust(keys=decision.token_keys, args=[delta])
+            decision.tokens_charged = actual_tokens
