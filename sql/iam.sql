@@ -418,6 +418,15 @@ begin
 end
 $$;
 
+-- Gateways cache authenticated principals; anything that changes what a key may do
+-- tells them (at commit) to drop their caches.
+create or replace function iam.principals_changed() returns void
+language sql volatile
+set search_path = ''
+as $$
+    select pg_catalog.pg_notify('aigw_principals', '')
+$$;
+
 -- ---------------------------------------------------------------------------
 -- api.*: what services and operators call. Each runs as aigw_owner under the policies
 -- above, so a row the caller may not see is simply not there.
@@ -580,6 +589,7 @@ begin
     if p_status = 'suspended' then
         update iam.sessions set revoked_at = now() where user_id = p_user_id and revoked_at is null;
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.set_user_status(uuid, text) is
@@ -749,6 +759,7 @@ begin
     if not found then
         raise exception 'service account % not found (or already revoked)', p_id using errcode = 'AIG04';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.set_service_account_status(uuid, text) is
@@ -843,9 +854,32 @@ begin
         raise exception 'no active key % that you may revoke', p_key_id using errcode = 'AIG04',
             hint = 'List keys with: select * from api.list_keys();';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.revoke_key(uuid) is 'Revoke a key (team admins, or the key''s owner).';
+
+create function api.set_key_limits(p_key_id uuid, p_rpm_limit integer, p_tpm_limit integer)
+returns void
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+begin
+    perform iam.require_authenticated();
+    if p_rpm_limit <= 0 or p_tpm_limit <= 0 then
+        raise exception 'limits must be positive (null means only the team''s limits apply)'
+            using errcode = 'AIG06';
+    end if;
+    update iam.api_keys set rpm_limit = p_rpm_limit, tpm_limit = p_tpm_limit
+     where id = p_key_id and team_id = any (iam.managed_team_ids());
+    if not found then
+        raise exception 'no key % that you manage', p_key_id using errcode = 'AIG04';
+    end if;
+    perform iam.principals_changed();
+end
+$$;
+comment on function api.set_key_limits(uuid, integer, integer) is
+    'Set a key''s own RPM/TPM limits, applied on top of its team''s (team admins).';
 
 set local role aigw_internal;
 
@@ -853,8 +887,8 @@ set local role aigw_internal;
 create function api.authenticate_key(p_digest bytea)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
-               allowed_models text[], rpm_limit integer, tpm_limit integer,
-               expires_at timestamptz)
+               allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
+               key_rpm_limit integer, key_tpm_limit integer, expires_at timestamptz)
 language plpgsql volatile security definer
 set search_path = ''
 as $$
@@ -884,13 +918,19 @@ begin
      where ak.id = k.id and (ak.last_used_at is null or ak.last_used_at < now() - interval '1 minute');
     return query
         select k.id, k.name, k.team_id, k.t_name, k.t_area, k.owner_user_id, k.service_account_id,
-               k.scopes, p.allowed_models, p.rpm_limit, p.tpm_limit, k.expires_at
+               k.scopes,
+               -- enabled models, narrowed by the team's allow-list when it has one
+               array(select m.name from policy.models m
+                      where m.enabled and (p.allowed_models is null or m.name = any (p.allowed_models))
+                      order by m.name),
+               p.rpm_limit, p.tpm_limit, k.rpm_limit, k.tpm_limit, k.expires_at
           from (select 1) one
           left join policy.team_policies p on p.team_id = k.team_id;
 end
 $$;
 comment on function api.authenticate_key(bytea) is
-    'Resolve an API key''s SHA-256 digest to its principal (team, owner, scopes, limits); '
+    'Resolve an API key''s SHA-256 digest to its principal (team, owner, scopes, the models it '
+    'may call, team and key limits); '
     'AIG01 for an unknown key, AIG02 for a revoked, expired or disabled one.';
 
 -- Passwords are hashed with argon2 by the service; only the hash reaches the database.

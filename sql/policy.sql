@@ -107,6 +107,7 @@ begin
         raise exception 'you may not set the policy of team "%"', p_team using errcode = 'AIG03',
             hint = 'Team policies are set by the owner of the team''s area or a platform admin.';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.set_team_policy(text, text[], integer, integer) is
@@ -245,6 +246,7 @@ begin
     if not found then
         raise exception 'only platform admins enable or disable models' using errcode = 'AIG03';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.set_model_enabled(text, boolean) is

@@ -84,7 +84,13 @@ async def test_authenticate_key_returns_the_whole_principal_in_one_call(team_db)
     assert principal["team_name"] == "t1"
     assert principal["scopes"] == ["inference"]
     assert principal["allowed_models"] == ["gpt-4o"]
-    assert (principal["rpm_limit"], principal["tpm_limit"]) == (60, 1000)
+    assert (principal["team_rpm_limit"], principal["team_tpm_limit"]) == (60, 1000)
+    assert (principal["key_rpm_limit"], principal["key_tpm_limit"]) == (None, None)
+    operator_call(team_db.admin, "select api.set_model_enabled('gpt-4o', false)")
+    operator_call(team_db.admin, "select api.set_key_limits(%s, 10, 500)", (key_id,))
+    principal = await authenticate(team_db, key)
+    assert principal["allowed_models"] == []
+    assert (principal["key_rpm_limit"], principal["key_tpm_limit"]) == (10, 500)
     assert operator_call(team_db.admin, "select last_used_at is not null from api.list_keys()") == [
         (True,)
     ]

@@ -222,6 +222,14 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
         q("select api.revoke_key($1)", lambda w: w.keys["s1-team-key"]),
         {"admin"},
     ),
+    "limit n1's team key": (
+        q("select api.set_key_limits($1, 10, 1000)", lambda w: w.keys["n1-team-key"]),
+        N1_MANAGERS,
+    ),
+    "limit dev_s1's personal key": (
+        q("select api.set_key_limits($1, 10, 1000)", lambda w: w.keys["dev_s1-personal"]),
+        {"admin"},  # owning a key does not make a developer its team's admin
+    ),
     "set n1's policy": (
         q("select api.set_team_policy('n1', array['gpt-4o'], 60, 10000)"),
         NORTH_WRITERS,

@@ -1,4 +1,4 @@
-"""Budget ledger: what each budget has spent and holds reserved, per period.
+"""Budget ledger (spend and reservations per budget and period) and per-key rate limits.
 
 Revision ID: 0003
 Revises: 0002
@@ -16,6 +16,11 @@ branch_labels = None
 depends_on = None
 
 UPGRADE = """
+-- Per-key limits, on top of the team's (policy.team_policies).
+alter table iam.api_keys
+    add column rpm_limit integer check (rpm_limit > 0),
+    add column tpm_limit integer check (tpm_limit > 0);
+
 create table policy.budget_usage (
     budget_id     uuid not null references policy.budgets (id) on delete cascade,
     -- start of the budget's period (day, ISO week, month, in UTC); -infinity for 'total'
@@ -62,3 +67,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("drop table policy.budget_reservations")
     op.execute("drop table policy.budget_usage")
+    op.execute("alter table iam.api_keys drop column rpm_limit, drop column tpm_limit")
