@@ -9,25 +9,67 @@ import asyncio
 from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import errors
 from api.embedded import app_url_from_admin
+from api.gateway import anthropic_api, openai_api, translate
+from api.gateway.accounting import EventSink, MemorySink
+from api.gateway.config import GatewayConfig, load_config
+from api.gateway.principals import KeyAuthenticator
+from api.gateway.rate_limit import RateLimiter
+from api.gateway.service import Gateway
+from api.gateway.upstream import Upstream
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 
 
-def create_app(app_database_url: str, redis_url: str) -> FastAPI:
+def create_app(
+    app_database_url: str,
+    redis_url: str,
+    *,
+    gateway_config: GatewayConfig | None = None,
+    events: EventSink | None = None,
+) -> FastAPI:
+    """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
+    (or AIGW_CONFIG); `events` to an in-memory sink."""
+    config = gateway_config or load_config()
+    sink = events or MemorySink()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=10)
+        app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=20)
         app.state.redis = redis.from_url(redis_url)
+        http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
+        )
+        authenticator = KeyAuthenticator(app.state.pool, app_database_url)
+        await authenticator.start()
+        async with app.state.pool.acquire() as conn:
+            registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
+        app.state.gateway = Gateway(
+            pool=app.state.pool,
+            config=config,
+            upstream=Upstream(config, http),
+            authenticator=authenticator,
+            limiter=RateLimiter(app.state.redis),
+            events=sink,
+            max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
+        )
+        # litellm takes seconds to import: do it now, off the event loop, not on a request.
+        warm = asyncio.create_task(asyncio.to_thread(translate.load_litellm))
         try:
             yield
         finally:
+            await app.state.gateway.drain()
+            await authenticator.stop()
+            await http.aclose()
+            await asyncio.gather(warm, return_exceptions=True)
             await app.state.redis.aclose()
             await app.state.pool.close()
 
@@ -46,6 +88,9 @@ def create_app(app_database_url: str, redis_url: str) -> FastAPI:
             {"error": {"type": errors.error_type(status), "message": message}},
             status_code=status,
         )
+
+    app.include_router(openai_api.router)
+    app.include_router(anthropic_api.router)
 
     @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
     async def healthz(request: Request) -> JSONResponse:

@@ -119,6 +119,46 @@ def show(title: str, columns: list[str], rows: list[tuple]) -> None:
 # ---------------------------------------------------------------------------
 
 
+def start_mock_provider_if_needed(stack: contextlib.ExitStack, settings):
+    """Outside the cloud, models whose provider key is not set go to a local mock
+    provider (a real HTTP server on 127.0.0.1), started here and stopped with the stack."""
+    from api.embedded import free_port
+    from api.gateway.config import load_config
+    from api.mock_provider import create_mock_app
+
+    if settings.is_cloud:
+        return load_config()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = load_config(mock_provider_url=url)
+    if not config.mocked:
+        return config
+    server = start_in_thread(create_mock_app(), port)
+    stack.callback(setattr, server, "should_exit", True)
+    console.print(
+        f"[yellow]![/] No provider key set for {len(config.mocked)} models: they answer from "
+        f"the mock provider on {url} (labelled mock in /v1/models)"
+    )
+    return config
+
+
+def start_in_thread(asgi_app, port: int):
+    """A uvicorn server for `asgi_app` on 127.0.0.1:port in a daemon thread."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return server
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as probe:
         try:
@@ -212,12 +252,18 @@ def up(
         else:
             console.print("[green]✓[/] Existing data reused (nothing re-seeded)")
 
+        gateway_config = start_mock_provider_if_needed(stack, settings)
         console.print(
             f"[bold]aigw[/] serving on http://{host}:{port}  "
             f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
         )
         server = uvicorn.Server(
-            uvicorn.Config(create_app(app_url, redis_url), host=host, port=port, log_level="info")
+            uvicorn.Config(
+                create_app(app_url, redis_url, gateway_config=gateway_config),
+                host=host,
+                port=port,
+                log_level="info",
+            )
         )
         with contextlib.suppress(KeyboardInterrupt):
             server.run()

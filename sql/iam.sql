@@ -888,7 +888,8 @@ create function api.authenticate_key(p_digest bytea)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
-               key_rpm_limit integer, key_tpm_limit integer, expires_at timestamptz)
+               key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
+               expires_at timestamptz)
 language plpgsql volatile security definer
 set search_path = ''
 as $$
@@ -923,7 +924,12 @@ begin
                array(select m.name from policy.models m
                       where m.enabled and (p.allowed_models is null or m.name = any (p.allowed_models))
                       order by m.name),
-               p.rpm_limit, p.tpm_limit, k.rpm_limit, k.tpm_limit, k.expires_at
+               p.rpm_limit, p.tpm_limit, k.rpm_limit, k.tpm_limit,
+               exists (select 1 from policy.budgets b
+                        where b.team_id = k.team_id
+                          and (b.scope = 'team' or b.api_key_id = k.id
+                               or b.user_id = k.owner_user_id)),
+               k.expires_at
           from (select 1) one
           left join policy.team_policies p on p.team_id = k.team_id;
 end

@@ -165,6 +165,7 @@ begin
     on conflict (scope, team_id, coalesce(api_key_id, user_id, team_id), period)
     do update set hard_limit_usd = excluded.hard_limit_usd, updated_at = now()
     returning b.id into v_id;
+    perform iam.principals_changed();
     return v_id;
 exception
     when insufficient_privilege then
@@ -207,6 +208,7 @@ begin
     if not found then
         raise exception 'budget % not found', p_budget_id using errcode = 'AIG04';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.delete_budget(uuid) is 'Remove a budget (team admins).';
@@ -326,6 +328,17 @@ create policy "reservations are visible to whoever sees the team" on policy.budg
     for select to aigw_owner using (team_id = any ((select iam.readable_team_ids())::uuid[]));
 
 set local role aigw_internal;
+
+-- What the gateway needs of the registry before any principal is known.
+create function api.gateway_models()
+returns table (name text, provider text, enabled boolean, max_output_tokens integer)
+language sql stable security definer
+set search_path = ''
+as $$
+    select m.name, m.provider, m.enabled, m.max_output_tokens from policy.models m order by m.name
+$$;
+comment on function api.gateway_models() is
+    'The model registry as the gateway needs it (names, enabled flags, output limits).';
 
 create function api.reserve_budget(
     p_api_key_id uuid, p_model text, p_input_tokens integer,

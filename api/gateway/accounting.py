@@ -1,0 +1,70 @@
+"""The accounting hook: one event per request, rejected ones included.
+
+The gateway hands each event to an `EventSink` and never waits on it. The durable,
+batched event log is a sink of its own; until it is configured, events are kept in a
+bounded in-memory ring (for /metrics-style inspection and tests) and summarised in the
+log — never with a key or a prompt in it.
+"""
+
+import logging
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+log = logging.getLogger("aigw.gateway.events")
+
+
+@dataclass
+class RequestEvent:
+    request_id: str
+    endpoint: str  # e.g. "/v1/chat/completions"
+    wire: str  # the caller's dialect: openai | anthropic
+    status: int
+    started_at: float  # unix time
+    key_id: str | None = None
+    team_id: str | None = None
+    owner_user_id: str | None = None
+    service_account_id: str | None = None
+    model_requested: str | None = None
+    model_served: str | None = None
+    deployment: str | None = None
+    path: str | None = None  # native | litellm
+    stream: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    cost_usd: float | None = None
+    latency_ms: float = 0.0
+    upstream_latency_ms: float | None = None
+    upstream_attempts: int = 0
+    error_type: str | None = None
+    session_id: str | None = None
+    tool_calls: int = 0
+    client_disconnected: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+class EventSink(Protocol):
+    def emit(self, event: RequestEvent) -> None: ...
+
+
+class MemorySink:
+    """Keeps the last `size` events; the default until the durable event log is wired."""
+
+    def __init__(self, size: int = 10_000):
+        self.events: deque[RequestEvent] = deque(maxlen=size)
+
+    def emit(self, event: RequestEvent) -> None:
+        self.events.append(event)
+        log.debug(
+            "request %s %s status=%s model=%s tokens=%s/%s",
+            event.request_id,
+            event.endpoint,
+            event.status,
+            event.model_served or event.model_requested,
+            event.input_tokens,
+            event.output_tokens,
+        )
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(e) for e in self.events]

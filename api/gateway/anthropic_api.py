@@ -1,0 +1,196 @@
+"""The Anthropic wire format under /anthropic: `anthropic.Anthropic(base_url=".../anthropic")`
+and Claude Code (`ANTHROPIC_BASE_URL`) work unchanged."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from api.gateway import errors, translate
+from api.gateway.openai_api import json_body
+from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
+from api.gateway.upstream import UpstreamError, aiter_sse_events, sse_data
+
+router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
+WIRE = "anthropic"
+FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
+def usage_of(data: dict, usage: Usage) -> None:
+    """Read Anthropic-format usage: a message, or the message_start / message_delta events."""
+    message = data.get("message") if data.get("type") == "message_start" else data
+    u = (message or {}).get("usage")
+    if isinstance(u, dict):
+        if "input_tokens" in u and u["input_tokens"] is not None:
+            usage.input_tokens = int(u["input_tokens"]) + int(u.get("cache_read_input_tokens") or 0)
+            usage.cached_input_tokens = int(u.get("cache_read_input_tokens") or 0)
+        if u.get("output_tokens") is not None:
+            usage.output_tokens = int(u["output_tokens"])
+    for block in (message or {}).get("content") or []:
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            usage.tool_calls += 1
+    started = data.get("content_block") if data.get("type") == "content_block_start" else None
+    if isinstance(started, dict) and started.get("type") == "tool_use":
+        usage.tool_calls += 1
+
+
+async def admit_message(request: Request, gw: Gateway, admission: Admission) -> dict:
+    await gw.authenticate(request, admission)
+    body = await json_body(request)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise errors.bad_request("messages: must be a non-empty array.")
+    gw.resolve_model(admission, body.get("model"))
+    return body
+
+
+@router.post("/messages", summary="Create a message (Anthropic format)")
+async def messages(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    admission = gw.begin(request, WIRE)
+    try:
+        body = await admit_message(request, gw, admission)
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            raise errors.bad_request("max_tokens: a positive integer is required.")
+        admission.stream = bool(body.get("stream"))
+        await gw.admit(
+            admission,
+            input_estimate=estimate_tokens(body["messages"], body.get("system"), body.get("tools")),
+            max_output=max_tokens,
+        )
+    except errors.GatewayError as error:
+        gw.reject(admission, error)
+        return error.response(WIRE)
+
+    model, team_id = admission.model, admission.principal.team_id
+    headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+
+    async def attempt(deployment):
+        if deployment.wire == WIRE:
+            return await gw.upstream.open_native(
+                deployment, "/v1/messages", body, team_id=team_id, headers=headers
+            )
+        return await translate.anthropic_messages(deployment, body, team_id)
+
+    upstream_started = time.perf_counter()
+    try:
+        result, attempted = await gw.upstream.run(model, attempt)
+    except UpstreamError as failure:
+        error = gw.upstream_error(failure, WIRE)
+        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        return error.response(WIRE)
+    deployment = attempted.deployment
+
+    if not admission.stream:
+        if deployment.wire == WIRE:
+            data = json.loads(await result.aread())
+            await result.aclose()
+        else:
+            data = dict(result)
+        data["model"] = model
+        usage = Usage()
+        usage_of(data, usage)
+        gw.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=deployment,
+            attempts=attempted.attempts,
+            upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+        )
+        return JSONResponse(data, headers=admission.rate_headers)
+
+    source = result.aiter_raw() if deployment.wire == WIRE else stream_bytes(result)
+    return StreamingResponse(
+        relay_stream(gw, admission, aiter_sse_events(source), result, attempted, upstream_started),
+        media_type="text/event-stream",
+        headers=admission.rate_headers,
+    )
+
+
+async def stream_bytes(stream) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield chunk if isinstance(chunk, bytes) else chunk.encode()
+
+
+async def relay_stream(
+    gw: Gateway,
+    admission: Admission,
+    events: AsyncIterator[bytes],
+    upstream,
+    attempted,
+    upstream_started: float,
+) -> AsyncIterator[bytes]:
+    usage, produced_chars, completed = Usage(), 0, False
+    first_byte_ms = None
+    try:
+        async for event in events:
+            data = sse_data(event)
+            if data is not None:
+                usage_of(data, usage)
+                delta = data.get("delta") if data.get("type") == "content_block_delta" else None
+                if isinstance(delta, dict):
+                    produced_chars += len(delta.get("text") or delta.get("partial_json") or "")
+                if data.get("type") == "message_stop":
+                    completed = True
+            if first_byte_ms is None:
+                first_byte_ms = (time.perf_counter() - upstream_started) * 1000
+            yield event
+    except UpstreamError:
+        pass  # headers are sent: the stream ends here; what was produced is charged below
+    finally:
+        if hasattr(upstream, "aclose"):
+            await upstream.aclose()
+        if not usage.output_tokens and produced_chars:
+            usage.output_tokens = max(1, produced_chars // 4)
+        if not usage.input_tokens:
+            usage.input_tokens = admission.input_estimate
+        gw.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=attempted.deployment,
+            attempts=attempted.attempts,
+            upstream_ms=first_byte_ms,
+            disconnected=not completed,
+        )
+
+
+@router.post("/messages/count_tokens", summary="Count a message's input tokens")
+async def count_tokens(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    admission = gw.begin(request, WIRE)
+    try:
+        body = await admit_message(request, gw, admission)
+        # Counted against the request rate like any call; it costs no tokens.
+        await gw.admit(admission, input_estimate=0, max_output=1)
+    except errors.GatewayError as error:
+        gw.reject(admission, error)
+        return error.response(WIRE)
+    model, team_id = admission.model, admission.principal.team_id
+    headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+
+    async def attempt(deployment):
+        if deployment.wire == WIRE:
+            response = await gw.upstream.open_native(
+                deployment, "/v1/messages/count_tokens", body, team_id=team_id, headers=headers
+            )
+            data = json.loads(await response.aread())
+            await response.aclose()
+            return data
+        # Other providers have no counting endpoint: estimate locally.
+        return {
+            "input_tokens": estimate_tokens(body["messages"], body.get("system"), body.get("tools"))
+        }
+
+    try:
+        data, attempted = await gw.upstream.run(model, attempt)
+    except UpstreamError as failure:
+        error = gw.upstream_error(failure, WIRE)
+        gw.finish(admission, status=error.status, error_type=error.code)
+        return error.response(WIRE)
+    gw.finish(admission, status=200, deployment=attempted.deployment, attempts=attempted.attempts)
+    return JSONResponse(data, headers=admission.rate_headers)

@@ -1,0 +1,105 @@
+"""Errors in the caller's dialect: OpenAI-shaped on /v1, Anthropic-shaped on /anthropic."""
+
+from dataclasses import dataclass, field
+
+from fastapi.responses import JSONResponse
+
+
+@dataclass
+class GatewayError(Exception):
+    status: int
+    message: str
+    openai_type: str
+    anthropic_type: str
+    code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def response(self, wire: str) -> JSONResponse:
+        if wire == "anthropic":
+            body = {
+                "type": "error",
+                "error": {"type": self.anthropic_type, "message": self.message},
+            }
+        else:
+            body = {
+                "error": {
+                    "message": self.message,
+                    "type": self.openai_type,
+                    "param": None,
+                    "code": self.code,
+                }
+            }
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def unauthenticated(message: str, code: str = "invalid_api_key") -> GatewayError:
+    return GatewayError(401, message, "invalid_request_error", "authentication_error", code)
+
+
+def bad_request(message: str) -> GatewayError:
+    return GatewayError(400, message, "invalid_request_error", "invalid_request_error")
+
+
+def unknown_model(model: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"The model '{model}' does not exist. GET /v1/models lists the models you may use.",
+        "invalid_request_error",
+        "not_found_error",
+        "model_not_found",
+    )
+
+
+def model_not_allowed(model: str) -> GatewayError:
+    return GatewayError(
+        403,
+        f"Your team may not use the model '{model}'. GET /v1/models lists the models you "
+        "may use; a team admin can ask for it to be added to the team's allow-list.",
+        "permission_error",
+        "permission_error",
+        "model_not_allowed",
+    )
+
+
+def rate_limited(kind: str, headers: dict[str, str], waiting_helps: bool) -> GatewayError:
+    message = f"Rate limit reached for {kind} per minute."
+    message += (
+        " Retry after the time in the Retry-After header."
+        if waiting_helps
+        else " This request alone is larger than the limit: send fewer tokens."
+    )
+    return GatewayError(
+        429, message, kind, "rate_limit_error", "rate_limit_exceeded", headers=headers
+    )
+
+
+def budget_exhausted(message: str) -> GatewayError:
+    return GatewayError(
+        429, message, "insufficient_quota", "rate_limit_error", "insufficient_quota"
+    )
+
+
+def upstream_failed(status: int | None, kind: str) -> GatewayError:
+    if kind == "timeout":
+        return GatewayError(504, "The model provider timed out.", "timeout", "api_error", "timeout")
+    if status == 503 or kind == "cooldown":
+        return GatewayError(
+            503,
+            "The model provider is unavailable; retries were exhausted.",
+            "api_error",
+            "overloaded_error",
+            "upstream_unavailable",
+            headers={"retry-after": "5"},
+        )
+    return GatewayError(
+        502,
+        f"The model provider failed (HTTP {status}); retries were exhausted."
+        if status
+        else "The model provider could not be reached; retries were exhausted.",
+        "api_error",
+        "api_error",
+        "upstream_error",
+    )

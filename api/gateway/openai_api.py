@@ -1,0 +1,241 @@
+"""The OpenAI wire format: /v1/chat/completions, /v1/embeddings, /v1/models."""
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from api.gateway import errors, translate
+from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
+from api.gateway.upstream import UpstreamError, aiter_sse_events, sse_data
+
+router = APIRouter(prefix="/v1", tags=["OpenAI"])
+WIRE = "openai"
+
+
+async def json_body(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise errors.bad_request("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise errors.bad_request("The request body must be a JSON object.")
+    return body
+
+
+def usage_of(data: dict, usage: Usage) -> None:
+    """Read OpenAI-format usage (a response, or a stream's final chunk) into `usage`."""
+    u = data.get("usage")
+    if isinstance(u, dict):
+        usage.input_tokens = int(u.get("prompt_tokens") or 0)
+        usage.output_tokens = int(u.get("completion_tokens") or 0)
+        details = u.get("prompt_tokens_details") or {}
+        usage.cached_input_tokens = int(details.get("cached_tokens") or 0)
+    for choice in data.get("choices") or []:
+        message = choice.get("message") or choice.get("delta") or {}
+        for call in message.get("tool_calls") or []:
+            if call.get("id"):  # streamed calls repeat their index; the id comes once
+                usage.tool_calls += 1
+
+
+@router.post("/chat/completions", summary="Create a chat completion (OpenAI format)")
+async def chat_completions(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    admission = gw.begin(request, WIRE)
+    try:
+        await gw.authenticate(request, admission)
+        body = await json_body(request)
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise errors.bad_request("'messages' must be a non-empty array.")
+        model = gw.resolve_model(admission, body.get("model"))
+        admission.stream = bool(body.get("stream"))
+        await gw.admit(
+            admission,
+            input_estimate=estimate_tokens(messages, body.get("tools")),
+            max_output=body.get("max_completion_tokens") or body.get("max_tokens"),
+        )
+    except errors.GatewayError as error:
+        gw.reject(admission, error)
+        return error.response(WIRE)
+
+    wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    upstream_body = dict(body)
+    if admission.stream:  # always ask for usage: it is what we settle on
+        upstream_body["stream_options"] = {
+            **(body.get("stream_options") or {}),
+            "include_usage": True,
+        }
+    team_id = admission.principal.team_id
+
+    async def attempt(deployment):
+        if deployment.wire == WIRE:
+            return await gw.upstream.open_native(
+                deployment, "/chat/completions", upstream_body, team_id=team_id, headers={}
+            )
+        return await translate.openai_chat(deployment, upstream_body, team_id)
+
+    upstream_started = time.perf_counter()
+    try:
+        result, attempted = await gw.upstream.run(model, attempt)
+    except UpstreamError as failure:
+        error = gw.upstream_error(failure, WIRE)
+        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        return error.response(WIRE)
+    deployment = attempted.deployment
+
+    if not admission.stream:
+        if deployment.wire == WIRE:
+            data = json.loads(await result.aread())
+            await result.aclose()
+        else:
+            data = json.loads(result.model_dump_json(exclude_none=True))
+        data["model"] = model
+        usage = Usage()
+        usage_of(data, usage)
+        gw.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=deployment,
+            attempts=attempted.attempts,
+            upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+        )
+        return JSONResponse(data, headers=admission.rate_headers)
+
+    source = (
+        aiter_sse_events(result.aiter_raw())
+        if deployment.wire == WIRE
+        else translate.chunk_bytes(result)
+    )
+    return StreamingResponse(
+        relay_stream(gw, admission, source, result, wants_usage, attempted, upstream_started),
+        media_type="text/event-stream",
+        headers=admission.rate_headers,
+    )
+
+
+async def relay_stream(
+    gw: Gateway,
+    admission: Admission,
+    events: AsyncIterator[bytes],
+    upstream,
+    wants_usage: bool,
+    attempted,
+    upstream_started: float,
+) -> AsyncIterator[bytes]:
+    """Pass the provider's events through, reading usage on the way; charge for what was
+    produced even when the client goes away mid-stream."""
+    usage, produced_chars, completed = Usage(), 0, False
+    first_byte_ms = None
+    try:
+        async for event in events:
+            data = sse_data(event)
+            if data is not None:
+                usage_of(data, usage)
+                for choice in data.get("choices") or []:
+                    produced_chars += len((choice.get("delta") or {}).get("content") or "")
+                if not wants_usage and data.get("usage") and not data.get("choices"):
+                    continue  # we asked for the usage chunk; the client did not
+            elif event.strip() == b"data: [DONE]":
+                completed = True
+            if first_byte_ms is None:
+                first_byte_ms = (time.perf_counter() - upstream_started) * 1000
+            yield event
+    except UpstreamError:
+        # Headers are sent: the stream ends here; what was produced is charged below.
+        pass
+    finally:
+        if hasattr(upstream, "aclose"):
+            await upstream.aclose()
+        if not usage.output_tokens and produced_chars:
+            usage.output_tokens = max(1, produced_chars // 4)
+        if not usage.input_tokens:
+            usage.input_tokens = admission.input_estimate
+        gw.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=attempted.deployment,
+            attempts=attempted.attempts,
+            upstream_ms=first_byte_ms,
+            disconnected=not completed,
+        )
+
+
+@router.post("/embeddings", summary="Create embeddings (OpenAI format)")
+async def embeddings(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    admission = gw.begin(request, WIRE)
+    try:
+        await gw.authenticate(request, admission)
+        body = await json_body(request)
+        inputs = body.get("input")
+        if not inputs or not isinstance(inputs, str | list):
+            raise errors.bad_request("'input' must be a string or an array.")
+        model = gw.resolve_model(admission, body.get("model"))
+        await gw.admit(admission, input_estimate=estimate_tokens(inputs), max_output=1)
+    except errors.GatewayError as error:
+        gw.reject(admission, error)
+        return error.response(WIRE)
+    team_id = admission.principal.team_id
+
+    async def attempt(deployment):
+        if deployment.wire == WIRE:
+            return await gw.upstream.open_native(
+                deployment, "/embeddings", body, team_id=team_id, headers={}
+            )
+        return await translate.openai_embeddings(deployment, body, team_id)
+
+    upstream_started = time.perf_counter()
+    try:
+        result, attempted = await gw.upstream.run(model, attempt)
+    except UpstreamError as failure:
+        error = gw.upstream_error(failure, WIRE)
+        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        return error.response(WIRE)
+    if attempted.deployment.wire == WIRE:
+        data = json.loads(await result.aread())
+        await result.aclose()
+    else:
+        data = json.loads(result.model_dump_json(exclude_none=True))
+    data["model"] = model
+    usage = Usage()
+    usage_of(data, usage)
+    gw.finish(
+        admission,
+        status=200,
+        usage=usage,
+        deployment=attempted.deployment,
+        attempts=attempted.attempts,
+        upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+    )
+    return JSONResponse(data, headers=admission.rate_headers)
+
+
+@router.get("/models", summary="The models the caller's team may use")
+async def models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    admission = gw.begin(request, WIRE)
+    try:
+        principal = await gw.authenticate(request, admission)
+    except errors.GatewayError as error:
+        gw.reject(admission, error)
+        return error.response(WIRE)
+    data = []
+    for name, deployments in sorted(gw.config.deployments.items()):
+        if name not in principal.allowed_models:
+            continue
+        mock = any(d.mock for d in deployments)
+        data.append(
+            {
+                "id": name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "aigw-mock-provider" if mock else deployments[0].provider,
+                "mock": mock,
+            }
+        )
+    return JSONResponse({"object": "list", "data": data})

@@ -1,0 +1,269 @@
+"""The request pipeline both wire formats share: admit (authenticate, model policy, rate
+limits, budget reservation), then settle and account once the answer is known."""
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import asyncpg
+from fastapi import Request
+
+from api.gateway import errors
+from api.gateway.accounting import EventSink, RequestEvent
+from api.gateway.config import GatewayConfig
+from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
+from api.gateway.rate_limit import Limit, RateLimiter
+from api.gateway.upstream import Upstream, UpstreamError
+
+log = logging.getLogger("aigw.gateway")
+
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+
+def estimate_tokens(*parts) -> int:
+    """A cheap, tokenizer-free estimate (about four characters a token) for admission;
+    the real counts come from the provider's usage and replace it at settlement."""
+    size = sum(len(json.dumps(p, default=str)) for p in parts if p is not None)
+    return max(1, math.ceil(size / 4))
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_input_tokens: int = 0
+    tool_calls: int = 0
+
+
+@dataclass
+class Admission:
+    """Everything decided before the provider is called, and what must be undone after."""
+
+    request_id: str
+    wire: str
+    endpoint: str
+    started: float
+    started_at: float
+    principal: Principal | None = None
+    model_requested: str | None = None
+    model: str | None = None  # the canonical model group
+    stream: bool = False
+    session_id: str | None = None
+    input_estimate: int = 0
+    rate_headers: dict[str, str] = field(default_factory=dict)
+    rate_decision: object = None
+    reservation_id: str | None = None
+    finished: bool = False
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        config: GatewayConfig,
+        upstream: Upstream,
+        authenticator: KeyAuthenticator,
+        limiter: RateLimiter,
+        events: EventSink,
+        max_output_tokens: dict[str, int],
+    ):
+        self.pool = pool
+        self.config = config
+        self.upstream = upstream
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.events = events
+        self.max_output_tokens = max_output_tokens
+        self._background: set[asyncio.Task] = set()
+
+    # -- admission ---------------------------------------------------------------------
+
+    def begin(self, request: Request, wire: str) -> Admission:
+        return Admission(
+            request_id="req_" + uuid.uuid4().hex,
+            wire=wire,
+            endpoint=request.url.path,
+            started=time.perf_counter(),
+            started_at=time.time(),
+            session_id=request.headers.get("x-aigw-session-id"),
+        )
+
+    async def authenticate(self, request: Request, admission: Admission) -> Principal:
+        key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        try:
+            admission.principal = await self.authenticator.authenticate(key)
+        except AuthError as exc:
+            raise errors.unauthenticated(exc.message, exc.code) from None
+        return admission.principal
+
+    def resolve_model(self, admission: Admission, requested) -> str:
+        if not isinstance(requested, str) or not requested:
+            raise errors.bad_request("'model' is required and must be a string.")
+        admission.model_requested = requested
+        model = self.config.canonical(requested)
+        if model is None:
+            raise errors.unknown_model(requested)
+        if model not in admission.principal.allowed_models:
+            raise errors.model_not_allowed(model)
+        admission.model = model
+        return model
+
+    def clamp_output(self, model: str, requested) -> int:
+        """min(max_tokens or the default, the model's max output): what may be produced."""
+        ceiling = self.max_output_tokens.get(model, DEFAULT_MAX_OUTPUT_TOKENS)
+        if isinstance(requested, int) and requested > 0:
+            return min(requested, ceiling)
+        return min(DEFAULT_MAX_OUTPUT_TOKENS, ceiling)
+
+    async def admit(self, admission: Admission, *, input_estimate: int, max_output) -> None:
+        """Rate limits, then the budget reservation. Raises GatewayError when refused."""
+        p = admission.principal
+        admission.input_estimate = input_estimate
+        limits = [
+            Limit(scope, subject, kind, value)
+            for scope, subject, kind, value in (
+                ("team", p.team_id, "requests", p.team_rpm_limit),
+                ("team", p.team_id, "tokens", p.team_tpm_limit),
+                ("key", p.key_id, "requests", p.key_rpm_limit),
+                ("key", p.key_id, "tokens", p.key_tpm_limit),
+            )
+            if value
+        ]
+        decision = await self.limiter.acquire(limits, tokens=input_estimate, tag=p.team_id)
+        admission.rate_headers = decision.headers()
+        if not decision.allowed:
+            kind = decision.refused_by.kind if decision.refused_by else "requests"
+            raise errors.rate_limited(
+                kind, admission.rate_headers, decision.retry_after_s is not None
+            )
+        admission.rate_decision = decision
+        if p.has_budget:
+            try:
+                async with self.pool.acquire() as conn:
+                    row = await conn.fetchrow(
+                        "select reservation_id from api.reserve_budget($1, $2, $3, $4, $5)",
+                        uuid.UUID(p.key_id),
+                        admission.model,
+                        input_estimate,
+                        self.clamp_output(admission.model, max_output),
+                        DEFAULT_MAX_OUTPUT_TOKENS,
+                    )
+            except asyncpg.PostgresError as exc:
+                await self._refund_rate(admission)
+                if exc.sqlstate == "AIG07":
+                    raise errors.budget_exhausted(str(exc)) from None
+                raise
+            admission.reservation_id = str(row["reservation_id"])
+
+    async def _refund_rate(self, admission: Admission) -> None:
+        if admission.rate_decision is not None:
+            await self.limiter.settle_tokens(admission.rate_decision, 0)
+
+    # -- completion --------------------------------------------------------------------
+
+    def finish(
+        self,
+        admission: Admission,
+        *,
+        status: int,
+        usage: Usage | None = None,
+        error_type: str | None = None,
+        deployment=None,
+        attempts: int = 0,
+        upstream_ms: float | None = None,
+        disconnected: bool = False,
+    ) -> None:
+        """Settle the budget and the token counters, and emit the event — in the
+        background, so the response never waits on it. Safe to call once only."""
+        if admission.finished:
+            return
+        admission.finished = True
+        event = RequestEvent(
+            request_id=admission.request_id,
+            endpoint=admission.endpoint,
+            wire=admission.wire,
+            status=status,
+            started_at=admission.started_at,
+            model_requested=admission.model_requested,
+            model_served=deployment.model_name if deployment else None,
+            deployment=deployment.id if deployment else None,
+            path=("native" if deployment.wire == admission.wire else "litellm")
+            if deployment
+            else None,
+            stream=admission.stream,
+            latency_ms=(time.perf_counter() - admission.started) * 1000,
+            upstream_latency_ms=upstream_ms,
+            upstream_attempts=attempts,
+            error_type=error_type,
+            session_id=admission.session_id,
+            client_disconnected=disconnected,
+        )
+        if admission.principal:
+            p = admission.principal
+            event.key_id, event.team_id = p.key_id, p.team_id
+            event.owner_user_id, event.service_account_id = p.owner_user_id, p.service_account_id
+        if usage:
+            event.input_tokens = usage.input_tokens
+            event.output_tokens = usage.output_tokens
+            event.cached_input_tokens = usage.cached_input_tokens
+            event.tool_calls = usage.tool_calls
+        task = asyncio.create_task(self._settle_and_emit(admission, usage or Usage(), event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _settle_and_emit(self, admission: Admission, usage: Usage, event) -> None:
+        try:
+            if admission.rate_decision is not None:
+                await self.limiter.settle_tokens(
+                    admission.rate_decision, usage.input_tokens + usage.output_tokens
+                )
+            if admission.reservation_id:
+                async with self.pool.acquire() as conn:
+                    cost = await conn.fetchval(
+                        "select api.settle_budget($1, $2, $3, $4)",
+                        uuid.UUID(admission.reservation_id),
+                        usage.input_tokens,
+                        usage.output_tokens,
+                        usage.cached_input_tokens,
+                    )
+                event.cost_usd = float(cost)
+        except Exception:  # settlement must never lose the event; stale reservations are swept
+            log.exception("settlement failed for %s", admission.request_id)
+        finally:
+            self.events.emit(event)
+
+    async def drain(self) -> None:
+        """Wait for background settlements (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def reject(self, admission: Admission, error: errors.GatewayError) -> None:
+        self.finish(admission, status=error.status, error_type=error.code or error.openai_type)
+
+    def upstream_error(self, error: UpstreamError, wire: str) -> errors.GatewayError:
+        """A failed provider call, in terms the caller can act on."""
+        if error.status and 400 <= error.status < 500 and not error.retryable:
+            message = (
+                provider_message(error.body)
+                or f"The provider refused the request (HTTP {error.status})."
+            )
+            return errors.GatewayError(
+                error.status, message, "invalid_request_error", "invalid_request_error"
+            )
+        return errors.upstream_failed(error.status, error.kind)
+
+
+def provider_message(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    return None

@@ -1,0 +1,85 @@
+"""The litellm path: used only when the caller's wire format differs from the
+deployment's, or the provider needs its own auth (Azure, Gemini, …).
+
+litellm takes seconds to import and reaches for the network at import unless told not
+to, so it is imported here, lazily, with the local cost map (and warmed at start-up).
+Its own retries are off: `Upstream.run` retries every path the same way.
+"""
+
+import os
+from collections.abc import AsyncIterator
+
+from api.gateway.config import Deployment
+from api.gateway.upstream import UpstreamError, litellm_error
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def load_litellm():
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.drop_params = True  # a parameter one provider lacks is dropped, not an error
+    # Translate Anthropic-format requests for OpenAI-style deployments through
+    # chat/completions (what every OpenAI-compatible provider serves).
+    litellm.use_chat_completions_url_for_anthropic_messages = True
+    return litellm
+
+
+def _params(deployment: Deployment, team_id: str) -> dict:
+    params = {
+        "model": deployment.litellm_model,
+        "api_key": deployment.api_key,
+        "num_retries": 0,
+        "max_retries": 0,
+        "extra_headers": {"x-aigw-team": team_id},
+        **deployment.extra_params,
+    }
+    if deployment.api_base:
+        params["api_base"] = deployment.api_base
+    return params
+
+
+async def openai_chat(deployment: Deployment, body: dict, team_id: str):
+    """An OpenAI-format chat request to any provider: a ModelResponse, or an async
+    iterator of chunks when streaming."""
+    litellm = load_litellm()
+    request = {k: v for k, v in body.items() if k != "model"}
+    try:
+        return await litellm.acompletion(**_params(deployment, team_id), **request)
+    except Exception as exc:  # every litellm failure becomes an UpstreamError
+        raise litellm_error(exc) from exc
+
+
+async def openai_embeddings(deployment: Deployment, body: dict, team_id: str):
+    litellm = load_litellm()
+    request = {k: v for k, v in body.items() if k != "model"}
+    try:
+        return await litellm.aembedding(**_params(deployment, team_id), **request)
+    except Exception as exc:
+        raise litellm_error(exc) from exc
+
+
+async def anthropic_messages(deployment: Deployment, body: dict, team_id: str):
+    """An Anthropic-format request to any provider: a dict in Anthropic's format, or an
+    async iterator of SSE event bytes when streaming."""
+    litellm = load_litellm()
+    request = {k: v for k, v in body.items() if k != "model"}
+    params = _params(deployment, team_id)
+    params.pop("max_retries")
+    try:
+        return await litellm.anthropic.messages.acreate(**params, **request)
+    except Exception as exc:
+        raise litellm_error(exc) from exc
+
+
+async def chunk_bytes(stream) -> AsyncIterator[bytes]:
+    """litellm's streamed chat chunks as OpenAI SSE events."""
+    try:
+        async for chunk in stream:
+            yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+    except UpstreamError:
+        raise
+    except Exception as exc:
+        raise litellm_error(exc) from exc
+    yield b"data: [DONE]\n\n"

@@ -1,0 +1,228 @@
+"""Calling providers: one retry / fallback / cooldown mechanism for every path.
+
+A request names a model group. `Upstream.run` tries the group's deployments, then its
+fallback groups', with bounded retries, exponential backoff, an upstream's Retry-After
+honoured up to a cap, and a cooldown for a deployment that keeps failing. The attempt
+itself is a function of the deployment: native forwarding (httpx, bytes passed through)
+when the caller's wire format matches the deployment's, litellm when it must translate —
+both raise `UpstreamError`, so both get exactly the same retries and cooldowns.
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+
+from api.gateway.config import Deployment, GatewayConfig
+
+T = TypeVar("T")
+
+ANTHROPIC_VERSION = "2023-06-01"
+RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+class UpstreamError(Exception):
+    """A provider attempt failed. `status` is None for timeouts and connection errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        kind: str = "status",  # status | timeout | connect | cooldown
+        retry_after_s: float | None = None,
+        body: bytes = b"",
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+        self.body = body
+        self.attempts = 0  # set by Upstream.run: how many attempts were made in all
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("timeout", "connect") or self.status in RETRYABLE_STATUSES
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class Attempted:
+    deployment: Deployment
+    attempts: int
+
+
+class Upstream:
+    def __init__(self, config: GatewayConfig, http: httpx.AsyncClient, clock=time.monotonic):
+        self.config = config
+        self.http = http
+        self.clock = clock
+        self._failures: dict[str, int] = {}
+        self._cooling_until: dict[str, float] = {}
+        self.attempts = 0  # every upstream attempt, for metrics and tests
+
+    # -- deployment choice -------------------------------------------------------------
+
+    def candidates(self, group: str) -> list[Deployment]:
+        """The group's deployments, then its fallbacks', the ones cooling down left out."""
+        groups = [group, *self.config.settings.fallbacks.get(group, [])]
+        ordered = [d for g in groups for d in self.config.deployments.get(g, [])]
+        now = self.clock()
+        return [d for d in ordered if self._cooling_until.get(d.id, 0) <= now]
+
+    def _failed(self, deployment: Deployment) -> None:
+        count = self._failures.get(deployment.id, 0) + 1
+        self._failures[deployment.id] = count
+        if count >= self.config.settings.allowed_fails:
+            self._cooling_until[deployment.id] = self.clock() + self.config.settings.cooldown_s
+            self._failures[deployment.id] = 0
+
+    def _succeeded(self, deployment: Deployment) -> None:
+        self._failures.pop(deployment.id, None)
+
+    def cooling_down(self) -> list[str]:
+        now = self.clock()
+        return sorted(d for d, until in self._cooling_until.items() if until > now)
+
+    # -- the one mechanism -------------------------------------------------------------
+
+    async def run(
+        self, group: str, attempt: Callable[[Deployment], Awaitable[T]]
+    ) -> tuple[T, Attempted]:
+        settings = self.config.settings
+        candidates = self.candidates(group)
+        if not candidates:
+            raise UpstreamError(
+                f"every deployment of {group} is cooling down after repeated failures",
+                status=503,
+                kind="cooldown",
+                retry_after_s=settings.cooldown_s,
+            )
+        max_attempts = 1 + settings.num_retries
+        for n in range(max_attempts):
+            deployment = candidates[n % len(candidates)]
+            self.attempts += 1
+            try:
+                result = await attempt(deployment)
+            except UpstreamError as error:
+                self._failed(deployment)
+                error.attempts = n + 1
+                if not error.retryable or n + 1 == max_attempts:
+                    raise
+                following = candidates[(n + 1) % len(candidates)]
+                if following.id == deployment.id:
+                    # Same deployment again: back off, or wait as long as it asked to.
+                    delay = error.retry_after_s
+                    if delay is None:
+                        delay = settings.retry_after_s * (2**n)
+                    await asyncio.sleep(min(delay, settings.max_retry_after_s))
+                continue
+            self._succeeded(deployment)
+            return result, Attempted(deployment, n + 1)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    # -- native forwarding -------------------------------------------------------------
+
+    async def open_native(
+        self, deployment: Deployment, path: str, body: dict, *, team_id: str, headers: dict
+    ) -> httpx.Response:
+        """POST to the deployment in its own wire format; the response is opened for
+        streaming and has a success status (else UpstreamError)."""
+        base = (deployment.api_base or default_base(deployment)).rstrip("/")
+        request_headers = {"content-type": "application/json", "x-aigw-team": team_id}
+        if deployment.wire == "anthropic":
+            request_headers["x-api-key"] = deployment.api_key or ""
+            request_headers["anthropic-version"] = headers.get(
+                "anthropic-version", ANTHROPIC_VERSION
+            )
+            if beta := headers.get("anthropic-beta"):
+                request_headers["anthropic-beta"] = beta
+        else:
+            request_headers["authorization"] = f"Bearer {deployment.api_key or ''}"
+        payload = {**body, "model": deployment.upstream_model}
+        request = self.http.build_request(
+            "POST",
+            base + path,
+            content=json.dumps(payload).encode(),
+            headers=request_headers,
+            timeout=self.config.settings.timeout_s,
+        )
+        try:
+            response = await self.http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamError("upstream timed out", kind="timeout") from exc
+        except httpx.TransportError as exc:
+            raise UpstreamError(
+                f"upstream unreachable: {type(exc).__name__}", kind="connect"
+            ) from exc
+        if response.status_code >= 400:
+            content = await response.aread()
+            await response.aclose()
+            raise UpstreamError(
+                f"upstream answered HTTP {response.status_code}",
+                status=response.status_code,
+                retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
+                body=content,
+            )
+        return response
+
+
+def default_base(deployment: Deployment) -> str:
+    if deployment.wire == "anthropic":
+        return "https://api.anthropic.com"
+    return "https://api.openai.com/v1"
+
+
+async def aiter_sse_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Split a byte stream into whole SSE events (each ending in a blank line)."""
+    buffer = b""
+    async for chunk in chunks:
+        buffer += chunk.replace(b"\r\n", b"\n")
+        while (end := buffer.find(b"\n\n")) >= 0:
+            yield buffer[: end + 2]
+            buffer = buffer[end + 2 :]
+    if buffer.strip():
+        yield buffer
+
+
+def sse_data(event: bytes) -> dict | None:
+    """The JSON of an SSE event's data lines, or None ([DONE], comments, bad JSON)."""
+    data = b"".join(line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:"))
+    if not data or data == b"[DONE]":
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def litellm_error(exc: Exception) -> UpstreamError:
+    """Map an exception raised by litellm to an UpstreamError with the same rules."""
+    import litellm
+
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, litellm.Timeout):
+        return UpstreamError("upstream timed out", kind="timeout")
+    if isinstance(exc, litellm.APIConnectionError) and not isinstance(status, int):
+        return UpstreamError("upstream unreachable", kind="connect")
+    response = getattr(exc, "response", None)
+    retry_after = None
+    if response is not None and getattr(response, "headers", None) is not None:
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    return UpstreamError(
+        f"upstream answered HTTP {status}",
+        status=status if isinstance(status, int) else 502,
+        retry_after_s=retry_after,
+    )
