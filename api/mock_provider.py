@@ -57,6 +57,7 @@ class MockState:
     faults: list[Fault] = field(default_factory=list)  # consumed one per request
     requests: int = 0
     by_path: dict[str, int] = field(default_factory=dict)
+    last_headers: dict[str, str] = field(default_factory=dict)
 
 
 def count_tokens(value) -> int:
@@ -111,6 +112,9 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         """Count the request, apply latency and any fault; a Response means answer now."""
         state.requests += 1
         state.by_path[request.url.path] = state.by_path.get(request.url.path, 0) + 1
+        state.last_headers = {
+            k: v for k, v in request.headers.items() if k.startswith(("x-aigw-", "anthropic-"))
+        }
         fault = state.faults.pop(0) if state.faults else None
         if spec := request.headers.get("x-mock-fault"):
             try:
@@ -370,7 +374,13 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         return JSONResponse({"queued": len(state.faults)})
 
     async def stats(request: Request) -> Response:
-        return JSONResponse({"requests": state.requests, "by_path": state.by_path})
+        return JSONResponse(
+            {
+                "requests": state.requests,
+                "by_path": state.by_path,
+                "last_headers": state.last_headers,
+            }
+        )
 
     async def reset_stats(request: Request) -> Response:
         state.requests = 0

@@ -20,7 +20,12 @@ import pytest
 import redis
 
 from api import migrations
+from api.app import create_app
 from api.embedded import EmbeddedPostgres, EmbeddedRedis, app_url_from_admin, with_database
+from api.gateway.accounting import MemorySink
+from api.gateway.config import load_config
+from api.mock_provider import MockState, create_mock_app
+from tests.helpers import operator_call, serving
 
 
 def _docker_answers() -> bool:
@@ -119,3 +124,44 @@ def redis_url(redis_server) -> str:
     client.flushdb()
     client.close()
     return redis_server
+
+
+# -- a running gateway over real PostgreSQL, Redis and the mock provider ------------------
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    mock_url: str
+    mock: MockState
+    events: MemorySink
+    db: object
+    key: str
+    key_id: str
+    app: object
+
+    def operator(self, query: str, params=()):
+        return operator_call(self.db.admin, query, params)
+
+    @property
+    def gateway(self):
+        return self.app.state.gateway
+
+
+@pytest.fixture
+def mock_upstream():
+    state = MockState(chunks=4)
+    with serving(create_mock_app(state)) as url:
+        yield url, state
+
+
+@pytest.fixture
+def gateway(db, redis_url, mock_upstream):
+    mock_url, state = mock_upstream
+    config = load_config(env={}, mock_provider_url=mock_url)  # no provider keys: all mock
+    events = MemorySink()
+    operator_call(db.admin, "select api.create_team('t1')")
+    key_id, key = operator_call(db.admin, "select id, key from api.issue_key('t1', 'k')")[0]
+    app = create_app(db.app, redis_url, gateway_config=config, events=events)
+    with serving(app) as url:
+        yield RunningGateway(url, mock_url, state, events, db, key, str(key_id), app)

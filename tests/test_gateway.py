@@ -1,0 +1,314 @@
+"""The inference gateway, driven by the official OpenAI and Anthropic SDKs through a real
+server, against the mock provider."""
+
+import time
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+TOOL_OPENAI = {
+    "type": "function",
+    "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+}
+TOOL_ANTHROPIC = {"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}
+HELLO = [{"role": "user", "content": "Hello there"}]
+
+
+def oa(gw, key=None, **kw) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=key or gw.key, max_retries=0, **kw)
+
+
+def an(gw, key=None) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=f"{gw.url}/anthropic", api_key=key or gw.key, max_retries=0)
+
+
+def wait_for_events(gw, count: int, timeout: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout
+    while len(gw.events.events) < count:
+        assert time.monotonic() < deadline, f"{len(gw.events.events)} events, expected {count}"
+        time.sleep(0.01)
+    return list(gw.events.events)
+
+
+# -- the happy paths, both dialects, both directions -----------------------------------
+
+
+def test_openai_sdk_chat_plain_and_streaming(gateway):
+    client = oa(gateway)
+    plain = client.chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert plain.model == "gpt-4o"
+    assert plain.choices[0].message.content.startswith("[mock gpt-4o] You said: Hello there")
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o", messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == plain.choices[0].message.content
+    assert chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
+    # Without include_usage the client gets no usage chunk (we still read one upstream).
+    bare = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))
+    assert all(c.usage is None for c in bare)
+    events = wait_for_events(gateway, 3)
+    assert [e.output_tokens for e in events] == [plain.usage.completion_tokens] * 3
+    assert all(e.path == "native" and e.status == 200 for e in events)
+    assert gateway.mock.last_headers["x-aigw-team"] == events[0].team_id
+
+
+async def test_openai_async_sdk_tools_and_embeddings(gateway):
+    client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.key, max_retries=0)
+    response = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=HELLO, tools=[TOOL_OPENAI]
+    )
+    assert response.choices[0].message.tool_calls[0].function.name == "get_weather"
+    embedded = await client.embeddings.create(model="gpt-4o", input=["a", "b"])
+    assert len(embedded.data) == 2 and embedded.usage.prompt_tokens > 0
+    await client.close()
+    events = wait_for_events(gateway, 2)
+    assert events[0].tool_calls == 1
+    assert events[1].endpoint == "/v1/embeddings"
+
+
+def test_anthropic_sdk_messages_streaming_tools_and_count_tokens(gateway):
+    client = an(gateway)
+    message = client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=256, system="Be brief.", messages=HELLO
+    )
+    assert message.content[0].text.startswith("[mock claude-sonnet-4-6] You said: Hello there")
+    with client.messages.stream(
+        model="claude-sonnet-4-6", max_tokens=256, system="Be brief.", messages=HELLO
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == message.content[0].text
+    assert final.usage.output_tokens == message.usage.output_tokens
+    tool = client.messages.create(
+        model="claude-haiku-4-5", max_tokens=64, tools=[TOOL_ANTHROPIC], messages=HELLO
+    )
+    assert tool.stop_reason == "tool_use"
+    counted = client.messages.count_tokens(model="claude-sonnet-4-6", messages=HELLO)
+    assert counted.input_tokens > 0
+    events = wait_for_events(gateway, 4)
+    assert [e.output_tokens > 0 for e in events[:3]] == [True, True, True]
+    assert events[0].wire == "anthropic" and events[0].path == "native"
+
+
+def test_either_dialect_reaches_either_provider_through_litellm(gateway):
+    openai_to_claude = oa(gateway).chat.completions.create(
+        model="claude-sonnet-4-6", messages=HELLO
+    )
+    assert openai_to_claude.choices[0].message.content.startswith("[mock claude-sonnet-4-6]")
+    anthropic_to_gpt = an(gateway).messages.create(model="gpt-4o", max_tokens=64, messages=HELLO)
+    assert anthropic_to_gpt.content[0].text.startswith("[mock gpt-4o]")
+    with an(gateway).messages.stream(model="gpt-4o", max_tokens=64, messages=HELLO) as stream:
+        assert "".join(stream.text_stream) == anthropic_to_gpt.content[0].text
+    events = wait_for_events(gateway, 3)
+    assert [e.path for e in events] == ["litellm"] * 3
+    assert all(e.output_tokens > 0 for e in events)
+
+
+def test_aliases_resolve_to_the_canonical_model(gateway):
+    response = oa(gateway).chat.completions.create(model="claude-sonnet", messages=HELLO)
+    assert response.model == "claude-sonnet-4-6"
+
+
+def test_models_lists_what_the_team_may_use_and_says_it_is_mock(gateway):
+    listed = oa(gateway).models.list()
+    assert len(listed.data) == 12
+    assert all(m.owned_by == "aigw-mock-provider" for m in listed.data)
+    gateway.operator("select api.set_team_policy('t1', array['gpt-4o', 'claude-haiku-4-5'])")
+    time.sleep(0.2)  # the policy change reaches the gateway by NOTIFY
+    assert sorted(m.id for m in oa(gateway).models.list().data) == ["claude-haiku-4-5", "gpt-4o"]
+
+
+# -- refusals, in the caller's dialect -------------------------------------------------
+
+
+def test_bad_keys_are_refused_with_401_in_each_dialect(gateway):
+    typo = gateway.key[:-1] + ("A" if gateway.key[-1] != "A" else "B")
+    for key in (typo, "sk-not-ours", "sk-aigw-" + "x" * 36):
+        with pytest.raises(openai.AuthenticationError) as refused:
+            oa(gateway, key).chat.completions.create(model="gpt-4o", messages=HELLO)
+        assert refused.value.body["code"] == "invalid_api_key"
+        with pytest.raises(anthropic.AuthenticationError) as refused_a:
+            an(gateway, key).messages.create(model="gpt-4o", max_tokens=5, messages=HELLO)
+        assert refused_a.value.body["error"]["type"] == "authentication_error"
+    missing = httpx.post(f"{gateway.url}/v1/chat/completions", json={"model": "gpt-4o"})
+    assert missing.status_code == 401 and "Missing API key" in missing.json()["error"]["message"]
+    assert gateway.mock.requests == 0
+
+
+def test_a_revoked_key_stops_working_within_a_second(gateway):
+    client = oa(gateway)
+    client.chat.completions.create(model="gpt-4o", messages=HELLO)  # now cached
+    gateway.operator("select api.revoke_key(%s)", (gateway.key_id,))
+    revoked_at = time.monotonic()
+    while True:
+        try:
+            client.chat.completions.create(model="gpt-4o", messages=HELLO)
+        except openai.AuthenticationError as exc:
+            assert "revoked" in exc.message
+            break
+        assert time.monotonic() - revoked_at < 1.0, "revoked key still served after 1 s"
+        time.sleep(0.02)
+
+
+def test_model_policy_unknown_404_not_allowed_403(gateway):
+    with pytest.raises(openai.NotFoundError) as unknown:
+        oa(gateway).chat.completions.create(model="gpt-99", messages=HELLO)
+    assert unknown.value.body["code"] == "model_not_found"
+    gateway.operator("select api.set_team_policy('t1', array['gpt-4o'])")
+    time.sleep(0.2)
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        oa(gateway).chat.completions.create(model="claude-sonnet-4-6", messages=HELLO)
+    assert denied.value.body["code"] == "model_not_allowed"
+    with pytest.raises(anthropic.PermissionDeniedError) as denied_a:
+        an(gateway).messages.create(model="claude-sonnet-4-6", max_tokens=5, messages=HELLO)
+    assert denied_a.value.body["error"]["type"] == "permission_error"
+    # A disabled model is refused the same way, for everyone.
+    gateway.operator("select api.set_model_enabled('gpt-4o', false)")
+    time.sleep(0.2)
+    with pytest.raises(openai.PermissionDeniedError):
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
+
+
+def test_bad_requests_are_400_in_each_dialect(gateway):
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        content=b"{not json",
+        headers={"authorization": f"Bearer {gateway.key}"},
+    )
+    assert (
+        response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    )
+    with pytest.raises(openai.BadRequestError):
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=[])
+    response = httpx.post(
+        f"{gateway.url}/anthropic/v1/messages",
+        json={"model": "gpt-4o", "messages": HELLO},
+        headers={"x-api-key": gateway.key},
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "error",
+        "error": {
+            "type": "invalid_request_error",
+            "message": "max_tokens: a positive integer is required.",
+        },
+    }
+
+
+def test_rate_limits_answer_429_with_retry_after_and_ratelimit_headers(gateway):
+    gateway.operator("select api.set_team_policy('t1', null, 2, null)")
+    time.sleep(0.2)
+    client = oa(gateway)
+    first = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=HELLO)
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True).close()
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.embeddings.create(model="gpt-4o", input="x")  # every endpoint counts
+    assert limited.value.body["code"] == "rate_limit_exceeded"
+    assert 1 <= int(limited.value.response.headers["retry-after"]) <= 60
+    with pytest.raises(anthropic.RateLimitError):
+        an(gateway).messages.create(model="gpt-4o", max_tokens=5, messages=HELLO)
+
+
+def test_an_exhausted_budget_answers_429_insufficient_quota(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 0.05)")
+    time.sleep(0.2)
+    client = oa(gateway)
+    # gpt-4o's worst case at max_tokens=4000 is ~0.04 USD: one fits, a second does not
+    # while the first holds its reservation; settled at its real (tiny) cost, it frees.
+    client.chat.completions.create(model="gpt-4o", messages=HELLO, max_tokens=4000)
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model="gpt-4o", messages=HELLO, max_tokens=16000)
+    assert refused.value.body["code"] == "insufficient_quota"
+    ((spent, reserved),) = gateway.operator(
+        "select spent_usd, reserved_usd from api.list_budgets()"
+    )
+    assert reserved == 0 and 0 < spent < 0.001
+
+
+def test_upstream_faults_are_retried_then_reported_in_dialect(gateway):
+    httpx.post(f"{gateway.mock_url}/_mock/faults", json={"fault": "status=503", "count": 1})
+    ok = oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert ok.choices
+    events = wait_for_events(gateway, 1)
+    assert events[0].upstream_attempts == 2
+
+    httpx.post(f"{gateway.mock_url}/_mock/faults", json={"fault": "status=503", "count": 10})
+    before = gateway.mock.requests
+    with pytest.raises(openai.InternalServerError) as failed:
+        oa(gateway).chat.completions.create(model="claude-haiku-4-5", messages=HELLO)
+    assert failed.value.status_code == 503
+    assert gateway.mock.requests - before == 3  # 1 + num_retries, never more
+    with pytest.raises(anthropic.InternalServerError) as failed_a:
+        an(gateway).messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO)
+    assert failed_a.value.body["error"]["type"] == "overloaded_error"
+
+
+def test_a_provider_400_is_passed_on_not_retried(gateway):
+    httpx.post(f"{gateway.mock_url}/_mock/faults", json={"fault": "status=400", "count": 1})
+    before = gateway.mock.requests
+    with pytest.raises(openai.BadRequestError):
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert gateway.mock.requests - before == 1
+
+
+def test_fallback_then_cooldown_of_a_failing_deployment(gateway):
+    # config.yaml: gpt-4o falls back to azure-gpt-4o; 3 failures in a row cool a deployment.
+    client = oa(gateway)
+    for n in range(1, 4):
+        httpx.post(f"{gateway.mock_url}/_mock/faults", json={"fault": "status=503", "count": 1})
+        assert client.chat.completions.create(model="gpt-4o", messages=HELLO).choices
+        event = wait_for_events(gateway, n)[-1]
+        assert (event.model_served, event.upstream_attempts) == ("azure-gpt-4o", 2)
+    assert gateway.gateway.upstream.cooling_down() == ["gpt-4o#0"]
+    before = gateway.mock.requests
+    client.chat.completions.create(model="gpt-4o", messages=HELLO)
+    event = wait_for_events(gateway, 4)[-1]
+    assert (event.model_served, event.upstream_attempts) == ("azure-gpt-4o", 1)
+    assert gateway.mock.requests - before == 1  # the cooling deployment was not tried
+
+
+def test_a_client_that_disconnects_mid_stream_is_charged_for_what_was_produced(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    gateway.mock.chunk_delay_s = 0.2
+    time.sleep(0.2)
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": HELLO, "stream": True},
+        headers={"authorization": f"Bearer {gateway.key}"},
+    ) as response:
+        for line in response.iter_lines():
+            if '"content":"' in line and '"content":""' not in line:
+                break  # one chunk of content, then hang up
+    event = wait_for_events(gateway, 1, timeout=10)[-1]
+    assert event.client_disconnected
+    assert 0 < event.output_tokens < 15
+    ((spent, reserved),) = gateway.operator(
+        "select spent_usd, reserved_usd from api.list_budgets()"
+    )
+    assert reserved == 0 and spent > 0
+
+
+def test_every_request_makes_one_event_rejected_ones_too(gateway):
+    client = oa(gateway)
+    client.chat.completions.create(
+        model="gpt-4o", messages=HELLO, extra_headers={"x-aigw-session-id": "s-1"}
+    )
+    with pytest.raises(openai.AuthenticationError):
+        oa(gateway, "sk-aigw-" + "y" * 36).chat.completions.create(model="gpt-4o", messages=HELLO)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=HELLO)
+    events = wait_for_events(gateway, 3)
+    time.sleep(0.1)
+    assert len(gateway.events.events) == 3
+    assert [e.status for e in events] == [200, 401, 404]
+    assert events[0].session_id == "s-1" and events[0].key_id == gateway.key_id
+    assert events[1].key_id is None and events[1].error_type == "invalid_api_key"
+    assert events[2].model_requested == "nope" and events[2].error_type == "model_not_found"
