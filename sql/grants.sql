@@ -7,27 +7,26 @@
 
 set local role aigw_owner;
 grant usage on schema api to aigw_service, aigw_operator;
+reset role;
 
--- Each owner grants its own functions (a role may only grant what it owns).
-create or replace function pg_temp.grant_api_functions() returns void
-language plpgsql as $$
+-- A role may only grant what it owns: each function is granted as its owner.
+do $grant$
 declare
-    f regprocedure;
+    f record;
 begin
     for f in
-        select p.oid::regprocedure from pg_catalog.pg_proc p
-        where p.pronamespace = 'api'::regnamespace and p.proowner = current_user::regrole
+        select p.oid::regprocedure as fn, p.proowner::regrole as owner
+        from pg_catalog.pg_proc p where p.pronamespace = 'api'::regnamespace
     loop
-        execute format('revoke all on function %s from public', f);
-        execute format('grant execute on function %s to aigw_service, aigw_operator', f);
+        execute format('set local role %s', f.owner);
+        execute format('revoke all on function %s from public', f.fn);
+        execute format('grant execute on function %s to aigw_service, aigw_operator', f.fn);
     end loop;
 end
-$$;
+$grant$;
 
-grant execute on function pg_temp.grant_api_functions() to aigw_internal;
-select pg_temp.grant_api_functions();
+set local role aigw_owner;
 revoke execute on function api.bootstrap(text, text, text, text) from aigw_service;
 
 set local role aigw_internal;
-select pg_temp.grant_api_functions();
 grant execute on function api.set_user_password(uuid, text, boolean) to aigw_owner;

@@ -22,21 +22,21 @@ grant usage on schema policy to aigw_internal;
 
 create or replace function iam.principal() returns jsonb
 language sql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(nullif(pg_catalog.current_setting('app.principal', true), '')::jsonb, '{}'::jsonb)
 $$;
 
 create or replace function iam.current_user_id() returns uuid
 language sql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select (iam.principal() ->> 'user_id')::uuid
 $$;
 
 create or replace function iam.is_operator() returns boolean
 language sql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select pg_catalog.pg_has_role(session_user, 'aigw_operator', 'MEMBER')
 $$;
@@ -54,14 +54,14 @@ set local role aigw_internal;
 -- The principal's user id, only while that user is active.
 create or replace function iam.active_user_id() returns uuid
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select u.id from iam.users u where u.id = iam.current_user_id() and u.status = 'active'
 $$;
 
 create or replace function iam.has_role(p_role text) returns boolean
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select exists (
         select 1 from iam.user_roles r
@@ -71,7 +71,7 @@ $$;
 
 create or replace function iam.is_platform_admin() returns boolean
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select iam.is_operator() or iam.has_role('platform_admin')
 $$;
@@ -79,7 +79,7 @@ $$;
 -- Areas the principal owns (every area for a platform admin).
 create or replace function iam.owned_area_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(array_agg(a.id), '{}')
     from iam.areas a
@@ -91,7 +91,7 @@ $$;
 -- Teams whose policies the principal may set: teams of owned areas.
 create or replace function iam.area_team_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(array_agg(t.id), '{}')
     from iam.teams t
@@ -101,7 +101,7 @@ $$;
 -- Teams whose members, keys, service accounts and budgets the principal manages.
 create or replace function iam.managed_team_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(array_agg(t.id), '{}')
     from iam.teams t
@@ -114,7 +114,7 @@ $$;
 -- Teams the principal belongs to as a member.
 create or replace function iam.member_team_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select coalesce(array_agg(m.team_id), '{}')
     from iam.team_members m
@@ -124,14 +124,14 @@ $$;
 -- Teams the principal may read: managed ones and the ones they belong to.
 create or replace function iam.readable_team_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select array(select unnest(iam.managed_team_ids()) union select unnest(iam.member_team_ids()))
 $$;
 
 create or replace function iam.readable_area_ids() returns uuid[]
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select array(
         select unnest(iam.owned_area_ids())
@@ -144,7 +144,7 @@ $$;
 -- Any principal the platform knows: an active user or an operator.
 create or replace function iam.is_authenticated() returns boolean
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select iam.is_operator() or iam.active_user_id() is not null
 $$;
@@ -271,12 +271,12 @@ create policy "team admins issue team keys, developers personal keys in their te
             and team_id = any ((select iam.member_team_ids())::uuid[])
             and (select iam.has_role('developer')))
     );
-create policy "team admins and key owners revoke keys" on iam.api_keys
+create policy "team admins change keys, owners only revoke theirs" on iam.api_keys
     for update to aigw_owner
     using (team_id = any ((select iam.managed_team_ids())::uuid[])
            or owner_user_id = (select iam.active_user_id()))
     with check (team_id = any ((select iam.managed_team_ids())::uuid[])
-                or owner_user_id = (select iam.active_user_id()));
+                or (owner_user_id = (select iam.active_user_id()) and status = 'revoked'));
 
 create policy "admins see invitations of their scope" on iam.invitations
     for select to aigw_owner
@@ -290,14 +290,18 @@ create policy "admins invite into their scope" on iam.invitations
                     and team_id = any ((select iam.managed_team_ids())::uuid[])));
 create policy "admins revoke invitations of their scope" on iam.invitations
     for update to aigw_owner
-    using ((select iam.is_platform_admin()) or team_id = any ((select iam.managed_team_ids())::uuid[]));
+    using ((select iam.is_platform_admin()) or team_id = any ((select iam.managed_team_ids())::uuid[]))
+    -- the same bounds as creating one: an update cannot raise the role it grants
+    with check ((select iam.is_platform_admin())
+                or (role in ('developer', 'viewer', 'team_admin')
+                    and team_id = any ((select iam.managed_team_ids())::uuid[])));
 
 create policy "users see their own sessions" on iam.sessions
     for select to aigw_owner
     using (user_id = (select iam.active_user_id()) or (select iam.is_platform_admin()));
 create policy "users end their own sessions" on iam.sessions
     for update to aigw_owner
-    using (user_id = (select iam.current_user_id()) or (select iam.is_platform_admin()));
+    using (user_id = (select iam.active_user_id()) or (select iam.is_platform_admin()));
 
 -- ---------------------------------------------------------------------------
 -- Key format: sk-aigw- + 30 base62 characters + 6 base62 characters of CRC32.
@@ -307,7 +311,7 @@ create policy "users end their own sessions" on iam.sessions
 
 create or replace function iam.crc32(p_data bytea) returns bigint
 language plpgsql immutable strict parallel safe
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     crc bigint := 4294967295;
@@ -328,7 +332,7 @@ $$;
 
 create or replace function iam.base62(p_value bigint, p_width integer) returns text
 language plpgsql immutable strict parallel safe
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     alphabet constant text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -347,7 +351,7 @@ $$;
 -- rejection sampling so no character is more likely than another.
 create or replace function iam.random_base62(p_length integer) returns text
 language plpgsql volatile strict
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     alphabet constant text := '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -370,7 +374,7 @@ $$;
 
 create or replace function iam.new_api_key() returns text
 language sql volatile
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select 'sk-aigw-' || body || iam.base62(iam.crc32(convert_to(body, 'UTF8')), 6)
     from (select iam.random_base62(30) as body) b
@@ -378,7 +382,7 @@ $$;
 
 create or replace function iam.key_digest(p_key text) returns bytea
 language sql immutable strict parallel safe
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select sha256(convert_to(p_key, 'UTF8'))
 $$;
@@ -392,7 +396,7 @@ $$;
 
 create or replace function iam.team_id(p_team text) returns uuid
 language plpgsql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_id uuid;
@@ -408,7 +412,7 @@ $$;
 
 create or replace function iam.require_authenticated() returns void
 language plpgsql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if not iam.is_authenticated() then
@@ -422,7 +426,7 @@ $$;
 -- tells them (at commit) to drop their caches.
 create or replace function iam.principals_changed() returns void
 language sql volatile
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select pg_catalog.pg_notify('aigw_principals', '')
 $$;
@@ -434,7 +438,7 @@ $$;
 
 create function api.whoami() returns jsonb
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select jsonb_build_object(
         'user_id', iam.active_user_id(),
@@ -453,7 +457,7 @@ comment on function api.whoami() is
 
 create function api.create_area(p_name text) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_id uuid;
@@ -476,7 +480,7 @@ comment on function api.create_area(text) is
 
 create function api.list_areas() returns table (id uuid, name text, team_count bigint, created_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select a.id, a.name, (select count(*) from iam.teams t where t.area_id = a.id), a.created_at
     from iam.areas a order by a.name
@@ -485,7 +489,7 @@ comment on function api.list_areas() is 'Areas the caller may see, with their te
 
 create function api.create_team(p_name text, p_area text default null) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_area uuid;
@@ -520,7 +524,7 @@ comment on function api.create_team(text, text) is
 create function api.list_teams()
 returns table (id uuid, name text, area text, member_count bigint, created_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select t.id, t.name, a.name,
            (select count(*) from iam.team_members m where m.team_id = t.id), t.created_at
@@ -531,7 +535,7 @@ comment on function api.list_teams() is 'Teams the caller may see.';
 
 create function api.create_user(p_email text, p_display_name text default null) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_id uuid;
@@ -558,7 +562,7 @@ create function api.list_users()
 returns table (id uuid, email text, display_name text, status text,
                must_change_password boolean, roles text[], created_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select u.id, u.email, u.display_name, u.status, u.must_change_password,
            coalesce(array(select r.role || coalesce(':' || a.name, ':' || t.name, '')
@@ -574,7 +578,7 @@ comment on function api.list_users() is
 
 create function api.set_user_status(p_user_id uuid, p_status text) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -598,7 +602,7 @@ comment on function api.set_user_status(uuid, text) is
 -- Resolves the scope of a role grant by name, raising a clear error for bad input.
 create or replace function iam.role_scope(p_role text, p_scope text, out area_id uuid, out team_id uuid)
 language plpgsql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if p_role is null or p_role not in ('platform_admin', 'area_owner', 'team_admin', 'developer', 'viewer') then
@@ -621,7 +625,7 @@ $$;
 
 create function api.grant_role(p_user_id uuid, p_role text, p_scope text default null) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_scope record;
@@ -653,7 +657,7 @@ comment on function api.grant_role(uuid, text, text) is
 
 create function api.revoke_role(p_user_id uuid, p_role text, p_scope text default null) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_scope record;
@@ -670,19 +674,26 @@ begin
     if not found then
         raise exception 'user does not hold this role' using errcode = 'AIG04';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.revoke_role(uuid, text, text) is 'Revoke a role grant (platform admins).';
 
 create function api.add_team_member(p_team text, p_user_id uuid) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_team uuid;
 begin
     perform iam.require_authenticated();
     v_team := iam.team_id(p_team);
+    -- Only people the caller can already see (members of teams they manage); others join
+    -- by invitation, so a team admin cannot probe user ids.
+    if not exists (select 1 from iam.users u where u.id = p_user_id) then
+        raise exception 'user % not found', p_user_id using errcode = 'AIG04',
+            hint = 'Invite people who are not in a team you manage yet.';
+    end if;
     insert into iam.team_members (team_id, user_id) values (v_team, p_user_id);
 exception
     when unique_violation then
@@ -697,7 +708,7 @@ comment on function api.add_team_member(text, uuid) is 'Add a user to a team (it
 
 create function api.remove_team_member(p_team text, p_user_id uuid) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -705,13 +716,14 @@ begin
     if not found then
         raise exception 'no such member of team "%" that you manage', p_team using errcode = 'AIG04';
     end if;
+    perform iam.principals_changed();
 end
 $$;
 comment on function api.remove_team_member(text, uuid) is 'Remove a user from a team (its admins).';
 
 create function api.create_service_account(p_team text, p_name text) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_id uuid;
@@ -737,7 +749,7 @@ comment on function api.create_service_account(text, text) is
 create function api.list_service_accounts()
 returns table (id uuid, team text, name text, status text, created_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select s.id, t.name, s.name, s.status, s.created_at
     from iam.service_accounts s join iam.teams t on t.id = s.team_id
@@ -747,7 +759,7 @@ comment on function api.list_service_accounts() is 'Service accounts of the team
 
 create function api.set_service_account_status(p_id uuid, p_status text) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -773,7 +785,7 @@ create function api.issue_key(
     p_scopes text[] default array['inference']
 ) returns table (id uuid, key text, prefix text)
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
@@ -790,6 +802,10 @@ begin
        or not p_scopes <@ array['inference', 'admin'] then
         raise exception 'unknown scopes %', p_scopes using errcode = 'AIG06',
             hint = 'Scopes: inference, admin.';
+    end if;
+    if 'admin' = any (p_scopes) and not (v_team = any (iam.managed_team_ids())) then
+        raise exception 'only the team''s admins may issue keys with the admin scope'
+            using errcode = 'AIG03';
     end if;
     if p_service_account_id is not null then
         if not exists (select 1 from iam.service_accounts s
@@ -827,7 +843,7 @@ returns table (id uuid, prefix text, name text, team text, owner_email text,
                service_account text, scopes text[], status text, expires_at timestamptz,
                last_used_at timestamptz, created_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select k.id, k.prefix, k.name, t.name, u.email, s.name, k.scopes,
            case when k.status = 'active' and k.expires_at <= now() then 'expired' else k.status end,
@@ -844,7 +860,7 @@ comment on function api.list_keys(text) is
 
 create function api.revoke_key(p_key_id uuid) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -862,7 +878,7 @@ comment on function api.revoke_key(uuid) is 'Revoke a key (team admins, or the k
 create function api.set_key_limits(p_key_id uuid, p_rpm_limit integer, p_tpm_limit integer)
 returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -891,7 +907,7 @@ returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id
                key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
                expires_at timestamptz)
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
@@ -913,6 +929,18 @@ begin
         raise exception 'API key expired' using errcode = 'AIG02';
     elsif coalesce(k.owner_status, 'active') <> 'active' or coalesce(k.sa_status, 'active') <> 'active' then
         raise exception 'API key disabled: its owner is not active' using errcode = 'AIG02';
+    elsif k.owner_user_id is not null and not (
+        -- A personal key works while its owner may still issue one for this team.
+        exists (select 1 from iam.team_members m
+                 where m.team_id = k.team_id and m.user_id = k.owner_user_id)
+        and exists (select 1 from iam.user_roles r
+                     where r.user_id = k.owner_user_id
+                       and (r.role in ('developer', 'platform_admin')
+                            or (r.role = 'team_admin' and r.team_id = k.team_id)
+                            or (r.role = 'area_owner' and r.area_id = k.t_area)))
+    ) then
+        raise exception 'API key disabled: its owner no longer belongs to the team'
+            using errcode = 'AIG02';
     end if;
     -- Recording every use would make each request a write; a minute's precision will do.
     update iam.api_keys ak set last_used_at = now()
@@ -944,7 +972,7 @@ create function api.set_user_password(
     p_user_id uuid, p_password_hash text, p_must_change boolean default false
 ) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     -- coalesce: with no signed-in user the comparison is null, and null must mean no.
@@ -977,7 +1005,7 @@ create function api.bootstrap(
     p_admin_email text, p_admin_password_hash text, p_area text, p_team text
 ) returns table (admin_user_id uuid, team_id uuid)
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     if not iam.is_operator() then

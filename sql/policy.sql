@@ -8,7 +8,7 @@ grant select on policy.models, policy.pricing, policy.team_policies to aigw_inte
 -- Start of the period containing p_at, in UTC; 'total' never rolls over.
 create or replace function policy.period_start(p_period text, p_at timestamptz) returns timestamptz
 language sql stable parallel safe
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select case when p_period = 'total' then '-infinity'::timestamptz
                 else date_trunc(p_period, p_at, 'UTC') end
@@ -18,7 +18,7 @@ create or replace function policy.cost_usd(
     p_model text, p_input_tokens bigint, p_output_tokens bigint, p_cached_input_tokens bigint
 ) returns numeric
 language sql stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select (greatest(p_input_tokens - p_cached_input_tokens, 0) * p.input_usd_per_mtok
             + p_cached_input_tokens * p.cached_input_usd_per_mtok
@@ -81,7 +81,7 @@ create function api.set_team_policy(
     p_rpm_limit integer default null, p_tpm_limit integer default null
 ) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_team uuid;
@@ -118,7 +118,7 @@ create function api.list_team_policies()
 returns table (team text, allowed_models text[], rpm_limit integer, tpm_limit integer,
                updated_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select t.name, p.allowed_models, p.rpm_limit, p.tpm_limit, p.updated_at
     from policy.team_policies p join iam.teams t on t.id = p.team_id
@@ -131,7 +131,7 @@ create function api.set_budget(
     p_api_key_id uuid default null, p_user_id uuid default null
 ) returns uuid
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_team uuid;
@@ -182,7 +182,7 @@ returns table (id uuid, team text, scope text, api_key_prefix text, user_email t
                period text, hard_limit_usd numeric, spent_usd numeric, reserved_usd numeric,
                updated_at timestamptz)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select b.id, t.name, b.scope, k.prefix, u.email, b.period, b.hard_limit_usd,
            coalesce(l.spent_usd, 0), coalesce(l.reserved_usd, 0), b.updated_at
@@ -200,7 +200,7 @@ comment on function api.list_budgets(text) is
 
 create function api.delete_budget(p_budget_id uuid) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -217,7 +217,7 @@ create function api.register_model(
     p_name text, p_provider text, p_max_output_tokens integer, p_enabled boolean default true
 ) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -237,7 +237,7 @@ comment on function api.register_model(text, text, integer, boolean) is
 
 create function api.set_model_enabled(p_name text, p_enabled boolean) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -259,7 +259,7 @@ returns table (name text, provider text, enabled boolean, max_output_tokens inte
                input_usd_per_mtok numeric, output_usd_per_mtok numeric,
                cached_input_usd_per_mtok numeric)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select m.name, m.provider, m.enabled, m.max_output_tokens,
            p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok
@@ -273,7 +273,7 @@ create function api.set_price(
     p_cached_input_usd_per_mtok numeric default 0
 ) returns void
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
@@ -333,7 +333,7 @@ set local role aigw_internal;
 create function api.gateway_models()
 returns table (name text, provider text, enabled boolean, max_output_tokens integer)
 language sql stable security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
     select m.name, m.provider, m.enabled, m.max_output_tokens from policy.models m order by m.name
 $$;
@@ -345,7 +345,7 @@ create function api.reserve_budget(
     p_max_output_tokens integer default null, p_default_max_output_tokens integer default 4096
 ) returns table (reservation_id uuid, amount_usd numeric)
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
@@ -423,7 +423,7 @@ create function api.settle_budget(
     p_cached_input_tokens integer default 0
 ) returns numeric
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     r record;
@@ -435,8 +435,9 @@ begin
     elsif r.settled_at is not null then
         return r.actual_usd;  -- settling twice changes nothing
     end if;
-    if p_input_tokens < 0 or p_output_tokens < 0 or p_cached_input_tokens < 0 then
-        raise exception 'token counts cannot be negative' using errcode = 'AIG06';
+    if p_input_tokens is null or p_output_tokens is null
+       or p_input_tokens < 0 or p_output_tokens < 0 or p_cached_input_tokens < 0 then
+        raise exception 'token counts must be 0 or more' using errcode = 'AIG06';
     end if;
     v_actual := coalesce(policy.cost_usd(r.model, p_input_tokens, p_output_tokens,
                                          coalesce(p_cached_input_tokens, 0)), 0);
@@ -458,7 +459,7 @@ comment on function api.settle_budget(uuid, integer, integer, integer) is
 create function api.release_stale_reservations(p_older_than interval default '15 minutes')
 returns integer
 language plpgsql volatile security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     r record;
@@ -466,6 +467,10 @@ declare
 begin
     -- A gateway that died mid-request never settled: charge the reserved maximum, since
     -- the provider may have done the work. Money is never spent unaccounted.
+    if p_older_than is null or p_older_than < interval '1 minute' then
+        raise exception 'reservations younger than a minute may still be in flight'
+            using errcode = 'AIG06';
+    end if;
     for r in
         select id, amount_usd, budget_ids, period_starts from policy.budget_reservations
          where settled_at is null and created_at < now() - p_older_than

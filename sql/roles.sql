@@ -33,6 +33,9 @@ begin
     end if;
 
     execute format('grant create on database %I to aigw_owner', current_database());
+    -- No temporary objects for anyone but owners: a temporary type or function named
+    -- like a built-in is the classic way into a security definer function.
+    execute format('revoke temporary on database %I from public', current_database());
 end
 $roles$;
 

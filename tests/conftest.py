@@ -68,6 +68,10 @@ def _create_database(server: str, template: str | None = None) -> TestDatabase:
         template_clause = f' template "{template}" strategy file_copy' if template else ""
         conn.execute(f'create database "{name}"{template_clause}')
     admin = with_database(server, name)
+    if template:
+        # Database-level grants are not copied from a template; `upgrade` sets them.
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(migrations.ROLES_FILE.read_text())
     return TestDatabase(name, admin, app_url_from_admin(admin))
 
 

@@ -175,3 +175,17 @@ async def test_200_concurrent_requests_never_overspend_the_budget(team):
     assert spent <= limit + per_request
     # Real costs were below the reserved maximum, so at least fifty were served.
     assert 50 <= sum(served) < 200
+
+
+async def test_settling_without_token_counts_is_refused(team):
+    db, key_id = team
+    conn = await asyncpg.connect(db.app)
+    try:
+        held = await reserve(conn, key_id)
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await conn.fetchval("select api.settle_budget($1, null, null)", held[0])
+        assert refused.value.sqlstate == "AIG06"
+        with pytest.raises(asyncpg.PostgresError):
+            await conn.fetchval("select api.release_stale_reservations('-1 hour')")
+    finally:
+        await conn.close()

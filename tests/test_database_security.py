@@ -40,7 +40,10 @@ def test_every_function_pins_its_search_path(module_db):
         "where p.pronamespace::regnamespace::text in ('api', 'iam', 'policy')",
     )
     assert len(rows) > 30
-    unpinned = [name for name, _, config in rows if 'search_path=""' not in (config or [])]
+    # pg_temp named last: otherwise the session's temporary schema is searched first for
+    # types and tables, even with an empty search_path.
+    pinned = "search_path=pg_catalog, pg_temp"
+    unpinned = [name for name, _, config in rows if pinned not in (config or [])]
     assert unpinned == []
     assert any(definer for _, definer, _ in rows)
 
@@ -151,3 +154,25 @@ def test_every_api_function_is_documented_for_operators(module_db):
         "and coalesce(obj_description(p.oid, 'pg_proc'), '') = ''",
     )
     assert rows == []
+
+
+def test_the_service_role_cannot_create_temporary_objects(db):
+    with psycopg.connect(db.app) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("create temporary table t (x int)")
+
+
+def test_a_temporary_type_named_like_a_builtin_does_not_run_as_the_function_owner(db):
+    operator_call(db.admin, "select api.create_user('victim@example.com')")
+    # Even were temporary objects allowed, the functions' search path ignores them.
+    operator_call(db.admin, f'grant temporary on database "{db.name}" to aigw_app')
+    with psycopg.connect(db.app, autocommit=True) as conn:
+        conn.execute(
+            "create function pg_temp.evil(v pg_catalog.uuid) returns boolean language plpgsql as $f$"
+            " begin if current_user <> 'aigw_app' then raise exception 'ran as %', current_user;"
+            " end if; return true; end $f$"
+        )
+        conn.execute("create domain pg_temp.uuid as pg_catalog.uuid check (pg_temp.evil(value))")
+        conn.execute("create domain pg_temp.text as pg_catalog.text check (pg_temp.evil(null))")
+        whoami = conn.execute("select api.whoami()").fetchone()[0]
+        teams = conn.execute("select count(*) from api.list_teams()").fetchone()[0]
+    assert whoami["is_operator"] is False and teams == 0

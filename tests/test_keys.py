@@ -2,6 +2,7 @@
 
 import random
 import string
+import uuid
 
 import asyncpg
 import psycopg
@@ -9,6 +10,7 @@ import pytest
 
 from api import keys
 from api.database import principal_transaction
+from api.embedded import with_login
 from tests.helpers import operator_call
 
 
@@ -151,3 +153,67 @@ def test_issuing_a_key_with_an_expiry_in_the_past_is_refused(team_db):
         issue(team_db.admin, expires_at="2000-01-01T00:00:00Z")
     assert refused.value.sqlstate == "AIG06"
     assert operator_call(team_db.admin, "select count(*) from api.list_keys()") == [(0,)]
+
+
+async def test_a_personal_key_stops_when_its_owner_leaves_the_team_or_loses_the_role(team_db):
+    (user_id,) = operator_call(team_db.admin, "select api.create_user('leaver@example.com')")[0]
+    operator_call(team_db.admin, "select api.grant_role(%s, 'developer')", (user_id,))
+    operator_call(team_db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    conn = await asyncpg.connect(team_db.app)
+    try:
+        async with principal_transaction(conn, {"user_id": str(user_id)}) as c:
+            key = await c.fetchval("select key from api.issue_key('t1', 'mine')")
+    finally:
+        await conn.close()
+    assert (await authenticate(team_db, key))["team_name"] == "t1"
+
+    operator_call(team_db.admin, "select api.remove_team_member('t1', %s)", (user_id,))
+    with pytest.raises(asyncpg.PostgresError) as refused:
+        await authenticate(team_db, key)
+    assert str(refused.value) == "API key disabled: its owner no longer belongs to the team"
+
+    operator_call(team_db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    assert (await authenticate(team_db, key))["team_name"] == "t1"
+    operator_call(team_db.admin, "select api.revoke_role(%s, 'developer')", (user_id,))
+    with pytest.raises(asyncpg.PostgresError):
+        await authenticate(team_db, key)
+
+
+async def test_a_key_owner_may_revoke_but_not_move_or_revive_their_key(team_db):
+    (user_id,) = operator_call(team_db.admin, "select api.create_user('own@example.com')")[0]
+    operator_call(team_db.admin, "select api.grant_role(%s, 'developer')", (user_id,))
+    operator_call(team_db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    operator_call(team_db.admin, "select api.create_team('t2')")
+    conn = await asyncpg.connect(team_db.app)
+    try:
+        async with principal_transaction(conn, {"user_id": str(user_id)}) as c:
+            key_id = await c.fetchval("select id from api.issue_key('t1', 'mine')")
+    finally:
+        await conn.close()
+    (t2,) = operator_call(team_db.admin, "select id from iam.teams where name = 't2'")[0]
+    # The functions never do this; the policy refuses it even for one that would. A login
+    # that may act as aigw_owner but is no operator stands in for such a function.
+    probe = f"probe_{uuid.uuid4().hex[:8]}"
+    operator_call(team_db.admin, f"create role {probe} login; grant aigw_owner to {probe}")
+    try:
+        probe_url = with_login(team_db.admin, probe)
+        with psycopg.connect(probe_url) as conn:
+            conn.execute("set role aigw_owner")
+            conn.execute(
+                "select set_config('app.principal', %s, false)", (f'{{"user_id": "{user_id}"}}',)
+            )
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("update iam.api_keys set team_id = %s where id = %s", (t2, key_id))
+            conn.rollback()
+            conn.execute("set role aigw_owner")
+            conn.execute(
+                "select set_config('app.principal', %s, false)", (f'{{"user_id": "{user_id}"}}',)
+            )
+            revoked = conn.execute(
+                "update iam.api_keys set status = 'revoked', revoked_at = now() where id = %s",
+                (key_id,),
+            )
+            assert revoked.rowcount == 1
+            conn.rollback()
+    finally:
+        operator_call(team_db.admin, f"drop role {probe}")

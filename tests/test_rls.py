@@ -247,6 +247,14 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
     ),
     "add nobody to n1": (
         q("select api.add_team_member('n1', $1)", lambda w: w.users["nobody"]),
+        {"admin"},  # team admins cannot see (or probe) people outside their teams: invite them
+    ),
+    "add dev_n1 to n2": (
+        q("select api.add_team_member('n2', $1)", lambda w: w.users["dev_n1"]),
+        {"admin", "owner_north"},
+    ),
+    "issue an admin-scoped key for n1": (
+        q("select * from api.issue_key('n1', 'ops', null, null, array['inference', 'admin'])"),
         N1_MANAGERS,
     ),
     "add nobody to s1": (

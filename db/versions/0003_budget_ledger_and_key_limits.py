@@ -21,6 +21,13 @@ alter table iam.api_keys
     add column rpm_limit integer check (rpm_limit > 0),
     add column tpm_limit integer check (tpm_limit > 0);
 
+-- An invitation's scope must match its role, as a role grant's must.
+alter table iam.invitations add constraint invitations_scope_matches_role check (
+    (role = 'area_owner' and area_id is not null and team_id is null)
+    or (role = 'team_admin' and team_id is not null and area_id is null)
+    or (role in ('platform_admin', 'developer', 'viewer') and area_id is null)
+);
+
 create table policy.budget_usage (
     budget_id     uuid not null references policy.budgets (id) on delete cascade,
     -- start of the budget's period (day, ISO week, month, in UTC); -infinity for 'total'
@@ -68,3 +75,4 @@ def downgrade() -> None:
     op.execute("drop table policy.budget_reservations")
     op.execute("drop table policy.budget_usage")
     op.execute("alter table iam.api_keys drop column rpm_limit, drop column tpm_limit")
+    op.execute("alter table iam.invitations drop constraint invitations_scope_matches_role")
