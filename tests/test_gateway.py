@@ -8,6 +8,8 @@ import httpx
 import openai
 import pytest
 
+from tests.helpers import serving
+
 TOOL_OPENAI = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
@@ -312,3 +314,29 @@ def test_every_request_makes_one_event_rejected_ones_too(gateway):
     assert events[0].session_id == "s-1" and events[0].key_id == gateway.key_id
     assert events[1].key_id is None and events[1].error_type == "invalid_api_key"
     assert events[2].model_requested == "nope" and events[2].error_type == "model_not_found"
+
+
+def test_a_caller_supplied_upstream_url_is_never_followed(gateway):
+    # A trap server that would record any request the gateway sent it.
+    hits = []
+
+    async def trap(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        hits.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    with serving(trap) as trap_url:
+        for model in ("gpt-4o", "claude-sonnet-4-6"):  # native and litellm paths
+            response = oa(gateway).chat.completions.create(
+                model=model,
+                messages=HELLO,
+                extra_body={"api_base": trap_url, "base_url": trap_url, "api_key": "x"},
+            )
+            assert response.choices[0].message.content.startswith("[mock ")
+        anthropic_to_gpt = an(gateway).messages.create(
+            model="gpt-4o", max_tokens=10, messages=HELLO, extra_body={"api_base": trap_url}
+        )
+        assert anthropic_to_gpt.content
+    assert hits == []

@@ -15,6 +15,27 @@ from api.gateway.upstream import UpstreamError, litellm_error
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
+# What a caller may set in a request body. Everything else is dropped before litellm sees
+# it: litellm would otherwise take api_base, api_key, base_url, custom_llm_provider, …
+# from the body, and follow a caller-supplied upstream URL.
+OPENAI_CHAT_FIELDS = {
+    "messages", "stream", "stream_options", "temperature", "top_p", "n", "stop",
+    "max_tokens", "max_completion_tokens", "presence_penalty", "frequency_penalty",
+    "logit_bias", "logprobs", "top_logprobs", "user", "tools", "tool_choice",
+    "parallel_tool_calls", "response_format", "seed", "reasoning_effort", "modalities",
+    "prediction", "audio", "metadata", "store", "service_tier",
+}  # fmt: skip
+OPENAI_EMBEDDING_FIELDS = {"input", "encoding_format", "dimensions", "user"}
+ANTHROPIC_MESSAGE_FIELDS = {
+    "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k",
+    "stop_sequences", "tools", "tool_choice", "metadata", "thinking", "service_tier",
+}  # fmt: skip
+
+
+def allowed(body: dict, fields: set[str]) -> dict:
+    return {k: v for k, v in body.items() if k in fields}
+
+
 def load_litellm():
     import litellm
 
@@ -44,7 +65,7 @@ async def openai_chat(deployment: Deployment, body: dict, team_id: str):
     """An OpenAI-format chat request to any provider: a ModelResponse, or an async
     iterator of chunks when streaming."""
     litellm = load_litellm()
-    request = {k: v for k, v in body.items() if k != "model"}
+    request = allowed(body, OPENAI_CHAT_FIELDS)
     try:
         return await litellm.acompletion(**_params(deployment, team_id), **request)
     except Exception as exc:  # every litellm failure becomes an UpstreamError
@@ -53,7 +74,7 @@ async def openai_chat(deployment: Deployment, body: dict, team_id: str):
 
 async def openai_embeddings(deployment: Deployment, body: dict, team_id: str):
     litellm = load_litellm()
-    request = {k: v for k, v in body.items() if k != "model"}
+    request = allowed(body, OPENAI_EMBEDDING_FIELDS)
     try:
         return await litellm.aembedding(**_params(deployment, team_id), **request)
     except Exception as exc:
@@ -64,7 +85,7 @@ async def anthropic_messages(deployment: Deployment, body: dict, team_id: str):
     """An Anthropic-format request to any provider: a dict in Anthropic's format, or an
     async iterator of SSE event bytes when streaming."""
     litellm = load_litellm()
-    request = {k: v for k, v in body.items() if k != "model"}
+    request = allowed(body, ANTHROPIC_MESSAGE_FIELDS)
     params = _params(deployment, team_id)
     params.pop("max_retries")
     try:
