@@ -6,6 +6,7 @@ and the Redis client.
 """
 
 import asyncio
+import os
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -127,4 +128,8 @@ def from_environment() -> FastAPI:
     if not settings.redis_url:
         raise RuntimeError("set REDIS_URL (or run `aigw up`, which starts an embedded Redis)")
     app_url = settings.app_database_url or app_url_from_admin(settings.database_url)
-    return create_app(app_url, settings.redis_url)
+    # Outside the cloud, models without provider keys may be pointed at a mock provider.
+    mock_url = None if settings.is_cloud else os.environ.get("AIGW_MOCK_PROVIDER_URL")
+    return create_app(
+        app_url, settings.redis_url, gateway_config=load_config(mock_provider_url=mock_url)
+    )
