@@ -23,6 +23,7 @@ from api.gateway.config import GatewayConfig, load_config
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.service import Gateway
+from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 
@@ -35,6 +36,7 @@ def create_app(
     *,
     gateway_config: GatewayConfig | None = None,
     events: EventSink | None = None,
+    token_settings: TokenSettings | None = None,
 ) -> FastAPI:
     """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
     (or AIGW_CONFIG); `events` to an in-memory sink."""
@@ -49,7 +51,8 @@ def create_app(
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
             timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
         )
-        authenticator = KeyAuthenticator(app.state.pool, app_database_url)
+        tokens = TokenVerifier(token_settings, http) if token_settings else None
+        authenticator = KeyAuthenticator(app.state.pool, app_database_url, tokens)
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
             registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
@@ -131,5 +134,8 @@ def from_environment() -> FastAPI:
     # Outside the cloud, models without provider keys may be pointed at a mock provider.
     mock_url = None if settings.is_cloud else os.environ.get("AIGW_MOCK_PROVIDER_URL")
     return create_app(
-        app_url, settings.redis_url, gateway_config=load_config(mock_provider_url=mock_url)
+        app_url,
+        settings.redis_url,
+        gateway_config=load_config(mock_provider_url=mock_url),
+        token_settings=settings.token_settings(),
     )

@@ -259,7 +259,12 @@ def up(
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(app_url, redis_url, gateway_config=gateway_config),
+                create_app(
+                    app_url,
+                    redis_url,
+                    gateway_config=gateway_config,
+                    token_settings=settings.token_settings(),
+                ),
                 host=host,
                 port=port,
                 log_level="info",

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
 
+    oidc_audience: str | None = None  # default: the client id
+    oidc_jwks_url: str | None = None  # default: from the issuer's OpenID configuration
+
+    def token_settings(self):
+        """Identity tokens are accepted by the gateway when an issuer is configured."""
+        from api.gateway.tokens import TokenSettings
+
+        audience = self.oidc_audience or self.oidc_client_id
+        if not self.oidc_issuer or not audience:
+            return None
+        return TokenSettings(self.oidc_issuer, audience, self.oidc_jwks_url)
+
     @property
     def is_cloud(self) -> bool:
         return self.aigw_env == "cloud"

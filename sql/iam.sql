@@ -967,6 +967,70 @@ comment on function api.authenticate_key(bytea) is
     'may call, team and key limits); '
     'AIG01 for an unknown key, AIG02 for a revoked, expired or disabled one.';
 
+-- A signed-in user calling the gateway with an identity token (Entra ID): the service
+-- has verified the token's signature, issuer, audience and expiry; this maps its subject
+-- (oid) or email to a user and the team they act in, with the same principal shape as
+-- a key (no key id, the user as owner).
+create function api.authenticate_user_token(p_subject text, p_email text, p_team text default null)
+returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
+               owner_user_id uuid, service_account_id uuid, scopes text[],
+               allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
+               key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
+               expires_at timestamptz)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    u record;
+    t record;
+    v_teams integer;
+begin
+    select us.id, us.status into u from iam.users us
+     where (p_subject is not null and us.oidc_subject = p_subject)
+        or (p_email is not null and us.email = lower(p_email))
+     order by (us.oidc_subject = p_subject) desc nulls last
+     limit 1;
+    if not found then
+        raise exception 'no user for this identity' using errcode = 'AIG01',
+            hint = 'Sign in to the portal once, or ask an admin for an invitation.';
+    elsif u.status <> 'active' then
+        raise exception 'user is suspended' using errcode = 'AIG02';
+    end if;
+    if not exists (select 1 from iam.user_roles r where r.user_id = u.id and r.role <> 'viewer') then
+        raise exception 'viewers may not call models' using errcode = 'AIG03';
+    end if;
+    select count(*) into v_teams from iam.team_members m where m.user_id = u.id;
+    select tm.id, tm.name, tm.area_id into t
+      from iam.team_members m join iam.teams tm on tm.id = m.team_id
+     where m.user_id = u.id and (p_team is null or tm.name = p_team)
+     order by tm.name limit 1;
+    if not found then
+        raise exception 'you are not a member of team "%"', coalesce(p_team, '(any)')
+            using errcode = 'AIG03';
+    elsif p_team is null and v_teams > 1 then
+        raise exception 'you belong to % teams: name one in the x-aigw-team header', v_teams
+            using errcode = 'AIG06';
+    end if;
+    return query
+        select null::uuid, null::text, t.id, t.name, t.area_id, u.id, null::uuid,
+               array['inference'],
+               array(select md.name from policy.models md
+                      where md.enabled and (p.allowed_models is null or md.name = any (p.allowed_models))
+                      order by md.name),
+               p.rpm_limit, p.tpm_limit, null::integer, null::integer,
+               exists (select 1 from policy.budgets b
+                        where b.team_id = t.id and (b.scope = 'team' or b.user_id = u.id)),
+               null::timestamptz
+          from (select 1) one
+          left join policy.team_policies p on p.team_id = t.id;
+end
+$$;
+comment on function api.authenticate_user_token(text, text, text) is
+    'Map a verified identity token (subject, email) and an optional team name to a '
+    'principal; AIG01 unknown user, AIG02 suspended, AIG03 viewer or not a member, '
+    'AIG06 ambiguous team.';
+
 -- Passwords are hashed with argon2 by the service; only the hash reaches the database.
 create function api.set_user_password(
     p_user_id uuid, p_password_hash text, p_must_change boolean default false

@@ -342,7 +342,8 @@ comment on function api.gateway_models() is
 
 create function api.reserve_budget(
     p_api_key_id uuid, p_model text, p_input_tokens integer,
-    p_max_output_tokens integer default null, p_default_max_output_tokens integer default 4096
+    p_max_output_tokens integer default null, p_default_max_output_tokens integer default 4096,
+    p_user_id uuid default null, p_team_id uuid default null
 ) returns table (reservation_id uuid, amount_usd numeric)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -358,10 +359,16 @@ declare
     v_budget_ids uuid[] := '{}';
     v_starts timestamptz[] := '{}';
 begin
-    select ak.id, ak.team_id, ak.owner_user_id into k
-      from iam.api_keys ak where ak.id = p_api_key_id and ak.status = 'active';
+    if p_api_key_id is not null then
+        select ak.id, ak.team_id, ak.owner_user_id into k
+          from iam.api_keys ak where ak.id = p_api_key_id and ak.status = 'active';
+    else
+        -- A signed-in user (token) spends as themselves, in a team they belong to.
+        select null::uuid as id, m.team_id, m.user_id as owner_user_id into k
+          from iam.team_members m where m.user_id = p_user_id and m.team_id = p_team_id;
+    end if;
     if not found then
-        raise exception 'no active key %', p_api_key_id using errcode = 'AIG01';
+        raise exception 'no active key or team member to charge' using errcode = 'AIG01';
     end if;
     select md.max_output_tokens, (pr.model is not null) as priced into m
       from policy.models md left join policy.pricing pr on pr.model = md.name
@@ -407,15 +414,17 @@ begin
     end loop;
 
     insert into policy.budget_reservations as r
-        (api_key_id, team_id, model, amount_usd, budget_ids, period_starts)
-    values (k.id, k.team_id, p_model, v_amount, v_budget_ids, v_starts)
+        (api_key_id, user_id, team_id, model, amount_usd, budget_ids, period_starts)
+    values (k.id, case when k.id is null then k.owner_user_id end, k.team_id, p_model,
+            v_amount, v_budget_ids, v_starts)
     returning r.id into reservation_id;
     amount_usd := v_amount;
     return next;
 end
 $$;
-comment on function api.reserve_budget(uuid, text, integer, integer, integer) is
-    'Reserve a request''s worst-case cost against every budget of its key, team and owner; '
+comment on function api.reserve_budget(uuid, text, integer, integer, integer, uuid, uuid) is
+    'Reserve a request''s worst-case cost against every budget of its key (or signed-in user), '
+    'team and owner; '
     'AIG07 when a hard limit would be passed. Settle it with api.settle_budget.';
 
 create function api.settle_budget(

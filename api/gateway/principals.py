@@ -1,4 +1,5 @@
-"""Who is calling: API keys resolved to principals, cached in the process.
+"""Who is calling: API keys (and identity tokens) resolved to principals, cached in the
+process.
 
 The warm path does no database round trip: a resolved principal is kept until the
 database says something changed. Every function that changes what a key may do
@@ -17,6 +18,7 @@ import asyncpg
 
 from api import keys
 from api.database import principal_transaction
+from api.gateway.tokens import TokenError, TokenVerifier, looks_like_jwt
 
 log = logging.getLogger("aigw.gateway.principals")
 
@@ -29,16 +31,17 @@ CACHE_MAX = 100_000
 class AuthError(Exception):
     """Authentication failed; `message` is safe to show the caller."""
 
-    def __init__(self, message: str, code: str = "invalid_api_key"):
+    def __init__(self, message: str, code: str = "invalid_api_key", status: int = 401):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.status = status
 
 
 @dataclass(frozen=True)
 class Principal:
-    key_id: str
-    key_name: str
+    key_id: str | None  # None for a signed-in user (identity token)
+    key_name: str | None
     team_id: str
     team_name: str
     owner_user_id: str | None
@@ -62,10 +65,13 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
 
 
 class KeyAuthenticator:
-    def __init__(self, pool: asyncpg.Pool, app_url: str):
+    """API keys, and identity tokens when a TokenVerifier is configured."""
+
+    def __init__(self, pool: asyncpg.Pool, app_url: str, tokens: TokenVerifier | None = None):
         self.pool = pool
         self.app_url = app_url
-        self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self.tokens = tokens
+        self._cache: dict[object, tuple[Principal, float]] = {}
         self._listener: asyncpg.Connection | None = None
         self._listening = False
         self._watch_task: asyncio.Task | None = None
@@ -105,39 +111,61 @@ class KeyAuthenticator:
     def _lost(self) -> None:
         self._listening = False
 
-    async def authenticate(self, key: str | None) -> Principal:
+    async def authenticate(self, key: str | None, team: str | None = None) -> Principal:
+        """The principal for a credential: an sk-aigw- key, or an identity token (acting
+        in `team`, from the x-aigw-team header, when the user belongs to several)."""
         if not key:
             raise AuthError(
                 "Missing API key: send it as 'Authorization: Bearer sk-aigw-…' or 'x-api-key'.",
                 "missing_api_key",
             )
+        if self.tokens is not None and looks_like_jwt(key):
+            try:
+                identity = await self.tokens.verify(key)
+            except TokenError as exc:
+                raise AuthError(str(exc).capitalize() + ".", "invalid_token") from None
+            return await self._cached(
+                ("token", identity.subject, identity.email, team),
+                "select * from api.authenticate_user_token($1, $2, $3)",
+                identity.subject,
+                identity.email,
+                team,
+            )
         if not keys.is_well_formed(key):
             # Rejected before any lookup: a typo, a truncated paste, or not our key at all.
             raise AuthError("Invalid API key format.", "invalid_api_key")
         digest = keys.digest(key)
+        return await self._cached(digest, "select * from api.authenticate_key($1)", digest)
+
+    async def _cached(self, cache_key, query: str, *args) -> Principal:
         now = time.monotonic()
-        cached = self._cache.get(digest)
+        cached = self._cache.get(cache_key)
         ttl = TTL_LISTENING_S if self._listening else TTL_NOT_LISTENING_S
         if cached and now - cached[1] < ttl:
             return cached[0]
-        principal = await self._lookup(digest)
+        principal = await self._lookup(query, *args)
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
-        self._cache[digest] = (principal, now)
+        self._cache[cache_key] = (principal, now)
         return principal
 
-    async def _lookup(self, digest: bytes) -> Principal:
+    async def _lookup(self, query: str, *args) -> Principal:
         try:
             async with principal_transaction(self.pool, None) as conn:
-                row = await conn.fetchrow("select * from api.authenticate_key($1)", digest)
+                row = await conn.fetchrow(query, *args)
         except asyncpg.PostgresError as exc:
+            message = str(exc).rstrip(".") + "."
             if exc.sqlstate == "AIG01":
-                raise AuthError("Invalid API key.") from None
+                raise AuthError("Invalid API key." if "key" in str(exc) else message) from None
             if exc.sqlstate == "AIG02":
-                raise AuthError(str(exc) + ".", "invalid_api_key") from None
+                raise AuthError(message, "invalid_api_key") from None
+            if exc.sqlstate == "AIG03":
+                raise AuthError(message, "permission_denied", 403) from None
+            if exc.sqlstate == "AIG06":
+                raise AuthError(message, "team_required", 400) from None
             raise
         return Principal(
-            key_id=str(row["key_id"]),
+            key_id=str(row["key_id"]) if row["key_id"] else None,
             key_name=row["key_name"],
             team_id=str(row["team_id"]),
             team_name=row["team_name"],

@@ -95,9 +95,16 @@ class Gateway:
 
     async def authenticate(self, request: Request, admission: Admission) -> Principal:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        team = request.headers.get("x-aigw-team")
         try:
-            admission.principal = await self.authenticator.authenticate(key)
+            admission.principal = await self.authenticator.authenticate(key, team)
         except AuthError as exc:
+            if exc.status == 403:
+                raise errors.GatewayError(
+                    403, exc.message, "permission_error", "permission_error", exc.code
+                ) from None
+            if exc.status == 400:
+                raise errors.bad_request(exc.message) from None
             raise errors.unauthenticated(exc.message, exc.code) from None
         return admission.principal
 
@@ -132,7 +139,7 @@ class Gateway:
                 ("key", p.key_id, "requests", p.key_rpm_limit),
                 ("key", p.key_id, "tokens", p.key_tpm_limit),
             )
-            if value
+            if value and subject
         ]
         decision = await self.limiter.acquire(limits, tokens=input_estimate, tag=p.team_id)
         admission.rate_headers = decision.headers()
@@ -146,12 +153,14 @@ class Gateway:
             try:
                 async with self.pool.acquire() as conn:
                     row = await conn.fetchrow(
-                        "select reservation_id from api.reserve_budget($1, $2, $3, $4, $5)",
-                        uuid.UUID(p.key_id),
+                        "select reservation_id from api.reserve_budget($1, $2, $3, $4, $5, $6, $7)",
+                        uuid.UUID(p.key_id) if p.key_id else None,
                         admission.model,
                         input_estimate,
                         self.clamp_output(admission.model, max_output),
                         DEFAULT_MAX_OUTPUT_TOKENS,
+                        uuid.UUID(p.owner_user_id) if p.owner_user_id else None,
+                        uuid.UUID(p.team_id),
                     )
             except asyncpg.PostgresError as exc:
                 await self._refund_rate(admission)

@@ -40,7 +40,9 @@ create table policy.budget_usage (
 
 create table policy.budget_reservations (
     id                  uuid primary key default gen_random_uuid(),
-    api_key_id          uuid not null references iam.api_keys (id) on delete cascade,
+    -- the caller: an API key, or a signed-in user (Entra ID token) acting in a team
+    api_key_id          uuid references iam.api_keys (id) on delete cascade,
+    user_id             uuid references iam.users (id) on delete cascade,
     team_id             uuid not null references iam.teams (id) on delete cascade,
     model               text not null,
     amount_usd          numeric(20, 9) not null check (amount_usd >= 0),
@@ -50,6 +52,8 @@ create table policy.budget_reservations (
     created_at          timestamptz not null default now(),
     settled_at          timestamptz,
     actual_usd          numeric(20, 9) check (actual_usd >= 0),
+    constraint budget_reservations_has_a_caller
+        check (api_key_id is not null or user_id is not null),
     constraint budget_reservations_holds_align
         check (cardinality(budget_ids) = cardinality(period_starts)),
     constraint budget_reservations_settled_with_cost

@@ -1,0 +1,173 @@
+"""Entra ID-style identity tokens at the gateway, verified against a real JWKS endpoint."""
+
+import time
+
+import httpx
+import openai
+import pytest
+from authlib.jose import JsonWebKey, jwt
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.app import create_app
+from api.gateway.accounting import MemorySink
+from api.gateway.config import load_config
+from api.gateway.tokens import TokenSettings
+from tests.helpers import operator_call, serving
+
+AUDIENCE = "api://aigw"
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture
+def issuer():
+    """An OpenID issuer: discovery document and JWKS over HTTP, and a signing key."""
+    key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
+    published = {"keys": [key.as_dict(is_private=False)]}
+    state = {}
+
+    async def discovery(request):
+        return JSONResponse({"issuer": state["url"], "jwks_uri": state["url"] + "/keys"})
+
+    async def keys(request):
+        return JSONResponse(published)
+
+    app = Starlette(
+        routes=[
+            Route("/.well-known/openid-configuration", discovery),
+            Route("/keys", keys),
+        ]
+    )
+    with serving(app) as url:
+        state["url"] = url
+        yield url, key
+
+
+def token(issuer_url: str, key, **overrides) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": issuer_url,
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 3600,
+        "oid": "00000000-0000-0000-0000-0000000000aa",
+        "preferred_username": "ana@example.com",
+        **overrides,
+    }
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key).decode()
+
+
+@pytest.fixture
+def token_gateway(db, redis_url, mock_upstream, issuer):
+    issuer_url, key = issuer
+    mock_url, _ = mock_upstream
+    for team in ("t1", "t2"):
+        operator_call(db.admin, "select api.create_team(%s)", (team,))
+    (user_id,) = operator_call(db.admin, "select api.create_user('ana@example.com')")[0]
+    operator_call(db.admin, "select api.grant_role(%s, 'developer')", (user_id,))
+    operator_call(db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    app = create_app(
+        db.app,
+        redis_url,
+        gateway_config=load_config(env={}, mock_provider_url=mock_url),
+        events=MemorySink(),
+        token_settings=TokenSettings(issuer_url, AUDIENCE),
+    )
+    with serving(app) as url:
+        yield url, issuer_url, key, db, user_id
+
+
+def client(url: str, credential: str, team: str | None = None) -> openai.OpenAI:
+    headers = {"x-aigw-team": team} if team else None
+    return openai.OpenAI(
+        base_url=f"{url}/v1", api_key=credential, max_retries=0, default_headers=headers
+    )
+
+
+def test_a_valid_token_is_served_as_its_user_in_their_team(token_gateway):
+    url, issuer_url, key, db, user_id = token_gateway
+    response = client(url, token(issuer_url, key)).chat.completions.create(
+        model="gpt-4o", messages=HELLO
+    )
+    assert response.choices[0].message.content.startswith("[mock gpt-4o]")
+    # The user's own budget in the team is reserved and settled like a key's.
+    operator_call(db.admin, "select api.set_budget('t1', 'month', 1, null, %s)", (user_id,))
+    time.sleep(0.2)
+    client(url, token(issuer_url, key)).chat.completions.create(model="gpt-4o", messages=HELLO)
+    deadline = time.monotonic() + 5
+    while True:
+        ((spent, reserved),) = operator_call(
+            db.admin, "select spent_usd, reserved_usd from api.list_budgets()"
+        )
+        if spent > 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert spent > 0 and reserved == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"aud": "api://someone-else"}, "invalid_claim"),
+        ({"iss": "https://evil.example"}, "invalid_claim"),
+        ({"exp": int(time.time()) - 3600}, "expired_token"),
+    ],
+)
+def test_tokens_with_wrong_claims_are_refused(token_gateway, overrides, message):
+    url, issuer_url, key, *_ = token_gateway
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client(url, token(issuer_url, key, **overrides)).chat.completions.create(
+            model="gpt-4o", messages=HELLO
+        )
+    assert message in refused.value.message
+
+
+def test_a_token_signed_by_another_key_is_refused(token_gateway):
+    url, issuer_url, _, *_ = token_gateway
+    forger = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client(url, token(issuer_url, forger)).chat.completions.create(
+            model="gpt-4o", messages=HELLO
+        )
+    assert "bad_signature" in refused.value.message
+
+
+def test_unknown_users_viewers_and_strangers_to_a_team_are_refused(token_gateway):
+    url, issuer_url, key, db, user_id = token_gateway
+    stranger = token(issuer_url, key, oid="someone-else", preferred_username="x@example.com")
+    with pytest.raises(openai.AuthenticationError):
+        client(url, stranger).chat.completions.create(model="gpt-4o", messages=HELLO)
+    with pytest.raises(openai.PermissionDeniedError):
+        client(url, token(issuer_url, key), team="t2").chat.completions.create(
+            model="gpt-4o", messages=HELLO
+        )
+    (viewer,) = operator_call(db.admin, "select api.create_user('vic@example.com')")[0]
+    operator_call(db.admin, "select api.grant_role(%s, 'viewer')", (viewer,))
+    operator_call(db.admin, "select api.add_team_member('t1', %s)", (viewer,))
+    viewer_token = token(issuer_url, key, oid="vic", preferred_username="vic@example.com")
+    with pytest.raises(openai.PermissionDeniedError):
+        client(url, viewer_token).chat.completions.create(model="gpt-4o", messages=HELLO)
+
+
+def test_a_member_of_several_teams_names_one(token_gateway):
+    url, issuer_url, key, db, user_id = token_gateway
+    operator_call(db.admin, "select api.add_team_member('t2', %s)", (user_id,))
+    with pytest.raises(openai.BadRequestError) as ambiguous:
+        client(url, token(issuer_url, key)).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert "x-aigw-team" in ambiguous.value.message
+    ok = client(url, token(issuer_url, key), team="t2").chat.completions.create(
+        model="gpt-4o", messages=HELLO
+    )
+    assert ok.choices
+
+
+def test_keys_still_work_beside_tokens(token_gateway):
+    url, _, _, db, _ = token_gateway
+    (key,) = operator_call(db.admin, "select key from api.issue_key('t1', 'k')")[0]
+    response = httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": HELLO},
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 200
