@@ -5,7 +5,8 @@ import time
 import httpx
 import openai
 import pytest
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -23,8 +24,8 @@ HELLO = [{"role": "user", "content": "Hello"}]
 @pytest.fixture
 def issuer():
     """An OpenID issuer: discovery document and JWKS over HTTP, and a signing key."""
-    key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
-    published = {"keys": [key.as_dict(is_private=False)]}
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    published = {"keys": [key.as_dict(private=False)]}
     state = {}
 
     async def discovery(request):
@@ -55,7 +56,7 @@ def token(issuer_url: str, key, **overrides) -> str:
         "preferred_username": "ana@example.com",
         **overrides,
     }
-    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key).decode()
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def test_tokens_with_wrong_claims_are_refused(token_gateway, overrides, message)
 
 def test_a_token_signed_by_another_key_is_refused(token_gateway):
     url, issuer_url, _, *_ = token_gateway
-    forger = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
+    forger = RSAKey.generate_key(2048, parameters={"kid": "k1"})
     with pytest.raises(openai.AuthenticationError) as refused:
         client(url, token(issuer_url, forger)).chat.completions.create(
             model="gpt-4o", messages=HELLO
