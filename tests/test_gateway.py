@@ -1,6 +1,7 @@
 """The inference gateway, driven by the official OpenAI and Anthropic SDKs through a real
 server, against the mock provider."""
 
+import dataclasses
 import time
 
 import anthropic
@@ -8,7 +9,10 @@ import httpx
 import openai
 import pytest
 
-from tests.helpers import serving
+from api.app import create_app
+from api.gateway.accounting import MemorySink
+from api.gateway.config import load_config
+from tests.helpers import operator_call, serving
 
 TOOL_OPENAI = {
     "type": "function",
@@ -340,3 +344,63 @@ def test_a_caller_supplied_upstream_url_is_never_followed(gateway):
         )
         assert anthropic_to_gpt.content
     assert hits == []
+
+
+def test_images_are_passed_through_in_both_dialects(gateway):
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    message = an(gateway).messages.create(
+        model="claude-sonnet-4-6",
+        max_tokens=64,
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": pixel},
+                    },
+                    {"type": "text", "text": "What is this?"},
+                ],
+            }
+        ],
+    )
+    assert "What is this?" in message.content[0].text
+    response = oa(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
+                    {"type": "text", "text": "What is this?"},
+                ],
+            }
+        ],
+    )
+    assert response.choices[0].message.content.startswith("[mock gpt-4o]")
+    events = wait_for_events(gateway, 2)
+    assert all(e.input_tokens >= 85 for e in events)  # the image was counted upstream
+
+
+def test_an_upstream_timeout_is_retried_then_answered_504(db, redis_url, mock_upstream):
+    mock_url, state = mock_upstream
+    config = load_config(env={}, mock_provider_url=mock_url)
+    config = dataclasses.replace(
+        config, settings=dataclasses.replace(config.settings, timeout_s=0.3, retry_after_s=0)
+    )
+    operator_call(db.admin, "select api.create_team('t1')")
+    (key,) = operator_call(db.admin, "select key from api.issue_key('t1', 'k')")[0]
+    httpx.post(f"{mock_url}/_mock/faults", json={"fault": "timeout", "count": 10})
+    with serving(create_app(db.app, redis_url, gateway_config=config, events=MemorySink())) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        started = time.monotonic()
+        with pytest.raises(openai.APIStatusError) as native:
+            client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+        elapsed = time.monotonic() - started
+        assert native.value.status_code == 504
+        assert state.requests == 3 and elapsed < 3  # bounded: 1 + num_retries attempts
+        # The litellm path (OpenAI format to an Anthropic deployment) times out the same way.
+        with pytest.raises(openai.APIStatusError) as translated:
+            client.chat.completions.create(model="claude-haiku-4-5", messages=HELLO)
+        assert translated.value.status_code == 504
+        assert state.requests == 6

@@ -73,7 +73,9 @@ async def messages(request: Request) -> Response:
             return await gw.upstream.open_native(
                 deployment, "/v1/messages", body, team_id=team_id, headers=headers
             )
-        return await translate.anthropic_messages(deployment, body, team_id)
+        return await translate.anthropic_messages(
+            deployment, body, team_id, gw.config.settings.timeout_s
+        )
 
     upstream_started = time.perf_counter()
     try:

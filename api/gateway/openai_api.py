@@ -75,7 +75,9 @@ async def chat_completions(request: Request) -> Response:
             return await gw.upstream.open_native(
                 deployment, "/chat/completions", upstream_body, team_id=team_id, headers={}
             )
-        return await translate.openai_chat(deployment, upstream_body, team_id)
+        return await translate.openai_chat(
+            deployment, upstream_body, team_id, gw.config.settings.timeout_s
+        )
 
     upstream_started = time.perf_counter()
     try:
@@ -187,7 +189,9 @@ async def embeddings(request: Request) -> Response:
             return await gw.upstream.open_native(
                 deployment, "/embeddings", body, team_id=team_id, headers={}
             )
-        return await translate.openai_embeddings(deployment, body, team_id)
+        return await translate.openai_embeddings(
+            deployment, body, team_id, gw.config.settings.timeout_s
+        )
 
     upstream_started = time.perf_counter()
     try:

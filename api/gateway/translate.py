@@ -47,10 +47,11 @@ def load_litellm():
     return litellm
 
 
-def _params(deployment: Deployment, team_id: str) -> dict:
+def _params(deployment: Deployment, team_id: str, timeout_s: float) -> dict:
     params = {
         "model": deployment.litellm_model,
         "api_key": deployment.api_key,
+        "timeout": timeout_s,
         "num_retries": 0,
         "max_retries": 0,
         "extra_headers": {"x-aigw-team": team_id},
@@ -61,32 +62,32 @@ def _params(deployment: Deployment, team_id: str) -> dict:
     return params
 
 
-async def openai_chat(deployment: Deployment, body: dict, team_id: str):
+async def openai_chat(deployment: Deployment, body: dict, team_id: str, timeout_s: float):
     """An OpenAI-format chat request to any provider: a ModelResponse, or an async
     iterator of chunks when streaming."""
     litellm = load_litellm()
     request = allowed(body, OPENAI_CHAT_FIELDS)
     try:
-        return await litellm.acompletion(**_params(deployment, team_id), **request)
+        return await litellm.acompletion(**_params(deployment, team_id, timeout_s), **request)
     except Exception as exc:  # every litellm failure becomes an UpstreamError
         raise litellm_error(exc) from exc
 
 
-async def openai_embeddings(deployment: Deployment, body: dict, team_id: str):
+async def openai_embeddings(deployment: Deployment, body: dict, team_id: str, timeout_s: float):
     litellm = load_litellm()
     request = allowed(body, OPENAI_EMBEDDING_FIELDS)
     try:
-        return await litellm.aembedding(**_params(deployment, team_id), **request)
+        return await litellm.aembedding(**_params(deployment, team_id, timeout_s), **request)
     except Exception as exc:
         raise litellm_error(exc) from exc
 
 
-async def anthropic_messages(deployment: Deployment, body: dict, team_id: str):
+async def anthropic_messages(deployment: Deployment, body: dict, team_id: str, timeout_s: float):
     """An Anthropic-format request to any provider: a dict in Anthropic's format, or an
     async iterator of SSE event bytes when streaming."""
     litellm = load_litellm()
     request = allowed(body, ANTHROPIC_MESSAGE_FIELDS)
-    params = _params(deployment, team_id)
+    params = _params(deployment, team_id, timeout_s)
     params.pop("max_retries")
     try:
         return await litellm.anthropic.messages.acreate(**params, **request)
