@@ -29,6 +29,7 @@ from api.embedded import (
     app_url_from_admin,
     default_data_dir,
 )
+from api.gateway.config import ConfigError
 from api.settings import CLOUD_REQUIRED_TO_SERVE, load
 
 app = typer.Typer(
@@ -252,7 +253,10 @@ def up(
         else:
             console.print("[green]✓[/] Existing data reused (nothing re-seeded)")
 
-        gateway_config = start_mock_provider_if_needed(stack, settings)
+        try:
+            gateway_config = start_mock_provider_if_needed(stack, settings)
+        except ConfigError as exc:
+            raise fail(str(exc), "Fix the model config, or unset AIGW_CONFIG.") from None
         console.print(
             f"[bold]aigw[/] serving on http://{host}:{port}  "
             f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
