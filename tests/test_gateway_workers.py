@@ -135,3 +135,22 @@ async def test_a_rate_limit_is_shared_exactly_by_the_workers(db, workers):
     limited = next(r for r in responses if r.status_code == 429)
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
     assert int(limited.headers["retry-after"]) >= 1
+
+
+@pytest.mark.timeout(120)
+def test_a_revoked_key_stops_on_every_worker_within_a_second(db, workers):
+    urls, key = workers
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"authorization": f"Bearer {key}"}
+    for url in urls:  # the key is now cached by every worker
+        assert httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers).is_success
+    (key_id,) = operator_call(db.admin, "select id from api.list_keys()")[0]
+    operator_call(db.admin, "select api.revoke_key(%s)", (key_id,))
+    revoked_at = time.monotonic()
+    pending = set(urls)
+    while pending:
+        for url in list(pending):
+            response = httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers)
+            if response.status_code == 401:
+                pending.discard(url)
+        assert time.monotonic() - revoked_at < 1.0, f"still served by {pending} after 1 s"
