@@ -95,9 +95,12 @@ def operator_errors() -> Iterator[None]:
             "The database has not been migrated: run `aigw migrate`.",
         ) from None
     except psycopg.Error as exc:
+        if exc.sqlstate is None:  # no answer from a server at all
+            raise fail(
+                f"cannot reach the database: {exc}",
+                "Check DATABASE_URL, or unset it to use the embedded database.",
+            ) from None
         raise fail(exc.diag.message_primary or str(exc), exc.diag.message_hint) from None
-    except psycopg.OperationalError as exc:
-        raise fail(f"cannot reach the database: {exc}", "Check DATABASE_URL.") from None
 
 
 def call(admin_url: str, query: str, params: tuple = ()) -> list[tuple]:

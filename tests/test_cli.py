@@ -112,3 +112,10 @@ def test_cloud_mode_refuses_to_start_with_missing_settings(db):
         assert name in result.stderr
     missing = "AIGW_APP_DATABASE_URL, REDIS_URL, SECRET_KEY, OIDC_ISSUER, OIDC_CLIENT_ID"
     assert missing in " ".join(result.stderr.split())  # DATABASE_URL is set, so not listed
+
+
+def test_an_unreachable_database_is_reported_with_what_to_do(db):
+    result = aigw(db, "teams", "list", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert result.returncode == 1
+    assert "cannot reach the database" in result.stderr and "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
