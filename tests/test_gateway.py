@@ -404,3 +404,20 @@ def test_an_upstream_timeout_is_retried_then_answered_504(db, redis_url, mock_up
             client.chat.completions.create(model="claude-haiku-4-5", messages=HELLO)
         assert translated.value.status_code == 504
         assert state.requests == 6
+
+
+def test_when_no_reservation_can_be_made_the_request_fails_closed(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    time.sleep(0.2)
+    # The reservation function becomes unavailable to the service (as when the database
+    # refuses): the gateway must not call the provider unaccounted.
+    gateway.operator(
+        "revoke execute on function api.reserve_budget(uuid, text, integer, integer, integer, uuid, uuid) from aigw_service"
+    )
+    before = gateway.mock.requests
+    with pytest.raises(openai.InternalServerError) as refused:
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert refused.value.status_code == 503
+    assert refused.value.body["code"] == "budget_unavailable"
+    assert gateway.mock.requests == before
+    assert wait_for_events(gateway, 1)[-1].status == 503

@@ -1,7 +1,6 @@
 """The Anthropic wire format under /anthropic: `anthropic.Anthropic(base_url=".../anthropic")`
 and Claude Code (`ANTHROPIC_BASE_URL`) work unchanged."""
 
-import json
 import time
 from collections.abc import AsyncIterator
 
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from api.gateway import errors, translate
 from api.gateway.openai_api import json_body
 from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, sse_data
+from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
 WIRE = "anthropic"
@@ -70,9 +69,10 @@ async def messages(request: Request) -> Response:
 
     async def attempt(deployment):
         if deployment.wire == WIRE:
-            return await gw.upstream.open_native(
+            response = await gw.upstream.open_native(
                 deployment, "/v1/messages", body, team_id=team_id, headers=headers
             )
+            return response if admission.stream else await read_json(response)
         return await translate.anthropic_messages(
             deployment, body, team_id, gw.config.settings.timeout_s
         )
@@ -87,11 +87,7 @@ async def messages(request: Request) -> Response:
     deployment = attempted.deployment
 
     if not admission.stream:
-        if deployment.wire == WIRE:
-            data = json.loads(await result.aread())
-            await result.aclose()
-        else:
-            data = dict(result)
+        data = result if deployment.wire == WIRE else dict(result)
         data["model"] = model
         usage = Usage()
         usage_of(data, usage)
@@ -177,12 +173,11 @@ async def count_tokens(request: Request) -> Response:
 
     async def attempt(deployment):
         if deployment.wire == WIRE:
-            response = await gw.upstream.open_native(
-                deployment, "/v1/messages/count_tokens", body, team_id=team_id, headers=headers
+            return await read_json(
+                await gw.upstream.open_native(
+                    deployment, "/v1/messages/count_tokens", body, team_id=team_id, headers=headers
+                )
             )
-            data = json.loads(await response.aread())
-            await response.aclose()
-            return data
         # Other providers have no counting endpoint: estimate locally.
         return {
             "input_tokens": estimate_tokens(body["messages"], body.get("system"), body.get("tools"))

@@ -103,3 +103,24 @@ def upstream_failed(status: int | None, kind: str) -> GatewayError:
         "api_error",
         "upstream_error",
     )
+
+
+def dependency_unavailable(what: str) -> GatewayError:
+    return GatewayError(
+        503,
+        f"The gateway cannot check {what} right now; the request was not sent. Retry shortly.",
+        "api_error",
+        "overloaded_error",
+        f"{what}_unavailable",
+        headers={"retry-after": "2"},
+    )
+
+
+def bad_upstream_response() -> GatewayError:
+    return GatewayError(
+        502,
+        "The model provider sent a response that could not be read.",
+        "api_error",
+        "api_error",
+        "bad_upstream_response",
+    )

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.gateway import errors, translate
 from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, sse_data
+from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 WIRE = "openai"
@@ -72,9 +72,10 @@ async def chat_completions(request: Request) -> Response:
 
     async def attempt(deployment):
         if deployment.wire == WIRE:
-            return await gw.upstream.open_native(
+            response = await gw.upstream.open_native(
                 deployment, "/chat/completions", upstream_body, team_id=team_id, headers={}
             )
+            return response if admission.stream else await read_json(response)
         return await translate.openai_chat(
             deployment, upstream_body, team_id, gw.config.settings.timeout_s
         )
@@ -90,8 +91,7 @@ async def chat_completions(request: Request) -> Response:
 
     if not admission.stream:
         if deployment.wire == WIRE:
-            data = json.loads(await result.aread())
-            await result.aclose()
+            data = result
         else:
             data = json.loads(result.model_dump_json(exclude_none=True))
         data["model"] = model
@@ -186,8 +186,10 @@ async def embeddings(request: Request) -> Response:
 
     async def attempt(deployment):
         if deployment.wire == WIRE:
-            return await gw.upstream.open_native(
-                deployment, "/embeddings", body, team_id=team_id, headers={}
+            return await read_json(
+                await gw.upstream.open_native(
+                    deployment, "/embeddings", body, team_id=team_id, headers={}
+                )
             )
         return await translate.openai_embeddings(
             deployment, body, team_id, gw.config.settings.timeout_s
@@ -201,8 +203,7 @@ async def embeddings(request: Request) -> Response:
         gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
         return error.response(WIRE)
     if attempted.deployment.wire == WIRE:
-        data = json.loads(await result.aread())
-        await result.aclose()
+        data = result
     else:
         data = json.loads(result.model_dump_json(exclude_none=True))
     data["model"] = model

@@ -106,6 +106,10 @@ class Gateway:
             if exc.status == 400:
                 raise errors.bad_request(exc.message) from None
             raise errors.unauthenticated(exc.message, exc.code) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # A key not yet cached cannot be checked: refuse rather than guess.
+            log.error("authentication unavailable: %s", type(exc).__name__)
+            raise errors.dependency_unavailable("authentication") from None
         return admission.principal
 
     def resolve_model(self, admission: Admission, requested) -> str:
@@ -162,11 +166,13 @@ class Gateway:
                         uuid.UUID(p.owner_user_id) if p.owner_user_id else None,
                         uuid.UUID(p.team_id),
                     )
-            except asyncpg.PostgresError as exc:
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 await self._refund_rate(admission)
-                if exc.sqlstate == "AIG07":
+                if getattr(exc, "sqlstate", None) == "AIG07":
                     raise errors.budget_exhausted(str(exc)) from None
-                raise
+                # No reservation, no call: money is never spent unaccounted.
+                log.error("budget reservation failed: %s %s", type(exc).__name__, exc)
+                raise errors.dependency_unavailable("budget") from None
             admission.reservation_id = str(row["reservation_id"])
 
     async def _refund_rate(self, admission: Admission) -> None:

@@ -178,6 +178,20 @@ class Upstream:
         return response
 
 
+async def read_json(response: httpx.Response) -> dict:
+    """A whole (non-streamed) upstream answer as JSON; unreadable ones count as a 502, so
+    they are retried like any other provider failure."""
+    try:
+        data = json.loads(await response.aread())
+    except (ValueError, httpx.HTTPError) as exc:
+        raise UpstreamError("unreadable upstream response", status=502) from exc
+    finally:
+        await response.aclose()
+    if not isinstance(data, dict):
+        raise UpstreamError("unreadable upstream response", status=502)
+    return data
+
+
 def default_base(deployment: Deployment) -> str:
     if deployment.wire == "anthropic":
         return "https://api.anthropic.com"
