@@ -421,3 +421,43 @@ def test_when_no_reservation_can_be_made_the_request_fails_closed(gateway):
     assert refused.value.body["code"] == "budget_unavailable"
     assert gateway.mock.requests == before
     assert wait_for_events(gateway, 1)[-1].status == 503
+
+
+def test_a_bad_stream_options_is_400_and_reserves_nothing(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    time.sleep(0.2)
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": HELLO, "stream": True, "stream_options": [1]},
+        headers={"authorization": f"Bearer {gateway.key}"},
+    )
+    assert response.status_code == 400
+    assert gateway.operator("select count(*) from policy.budget_reservations") == [(0,)]
+
+
+def test_a_callers_bad_requests_do_not_cool_a_deployment_down(gateway):
+    httpx.post(f"{gateway.mock_url}/_mock/faults", json={"fault": "status=400", "count": 5})
+    for _ in range(5):
+        with pytest.raises(openai.BadRequestError):
+            oa(gateway).chat.completions.create(model="gpt-4o-mini", messages=HELLO)
+    assert gateway.gateway.upstream.cooling_down() == []
+    assert oa(gateway).chat.completions.create(model="gpt-4o-mini", messages=HELLO).choices
+
+
+def test_a_client_gone_before_the_first_byte_is_still_settled(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    gateway.mock.latency_s = 1.0
+    time.sleep(0.2)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": HELLO, "stream": True},
+            headers={"authorization": f"Bearer {gateway.key}"},
+            timeout=0.3,
+        )
+    event = wait_for_events(gateway, 1, timeout=10)[-1]
+    assert event.client_disconnected
+    deadline = time.monotonic() + 5
+    while gateway.operator("select reserved_usd from api.list_budgets()") != [(0,)]:
+        assert time.monotonic() < deadline, "the reservation was never settled"
+        time.sleep(0.05)

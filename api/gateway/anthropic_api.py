@@ -5,11 +5,11 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
 from api.gateway.openai_api import json_body
-from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
+from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
 from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
@@ -18,16 +18,23 @@ FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 
 
 def usage_of(data: dict, usage: Usage) -> None:
-    """Read Anthropic-format usage: a message, or the message_start / message_delta events."""
+    """Read Anthropic-format usage: a message, or the message_start / message_delta events.
+
+    Anthropic's input_tokens leave out prompt-cache reads and writes; both are input we
+    are billed for (reads at the cached price, writes at the input price here)."""
     message = data.get("message") if data.get("type") == "message_start" else data
-    u = (message or {}).get("usage")
+    message = message if isinstance(message, dict) else {}
+    u = message.get("usage")
     if isinstance(u, dict):
-        if "input_tokens" in u and u["input_tokens"] is not None:
-            usage.input_tokens = int(u["input_tokens"]) + int(u.get("cache_read_input_tokens") or 0)
-            usage.cached_input_tokens = int(u.get("cache_read_input_tokens") or 0)
+        if u.get("input_tokens") is not None:
+            cache_read = as_int(u.get("cache_read_input_tokens"))
+            cache_write = as_int(u.get("cache_creation_input_tokens"))
+            usage.input_tokens = as_int(u.get("input_tokens")) + cache_read + cache_write
+            usage.cached_input_tokens = cache_read
         if u.get("output_tokens") is not None:
-            usage.output_tokens = int(u["output_tokens"])
-    for block in (message or {}).get("content") or []:
+            usage.output_tokens = as_int(u.get("output_tokens"))
+    content = message.get("content")
+    for block in content if isinstance(content, list) else []:
         if isinstance(block, dict) and block.get("type") == "tool_use":
             usage.tool_calls += 1
     started = data.get("content_block") if data.get("type") == "content_block_start" else None
@@ -87,10 +94,15 @@ async def messages(request: Request) -> Response:
     deployment = attempted.deployment
 
     if not admission.stream:
-        data = result if deployment.wire == WIRE else dict(result)
-        data["model"] = model
-        usage = Usage()
-        usage_of(data, usage)
+        try:
+            data = result if deployment.wire == WIRE else dict(result)
+            data["model"] = model
+            usage = Usage()
+            usage_of(data, usage)
+        except Exception:  # whatever the provider sent, the request is settled and answered
+            error = errors.bad_upstream_response()
+            gw.finish(admission, status=error.status, error_type=error.code, deployment=deployment)
+            return error.response(WIRE)
         gw.finish(
             admission,
             status=200,
@@ -102,10 +114,11 @@ async def messages(request: Request) -> Response:
         return JSONResponse(data, headers=admission.rate_headers)
 
     source = result.aiter_raw() if deployment.wire == WIRE else stream_bytes(result)
-    return StreamingResponse(
+    return gw.stream(
+        admission,
         relay_stream(gw, admission, aiter_sse_events(source), result, attempted, upstream_started),
-        media_type="text/event-stream",
-        headers=admission.rate_headers,
+        result,
+        attempted,
     )
 
 
@@ -187,7 +200,7 @@ async def count_tokens(request: Request) -> Response:
         data, attempted = await gw.upstream.run(model, attempt)
     except UpstreamError as failure:
         error = gw.upstream_error(failure, WIRE)
-        gw.finish(admission, status=error.status, error_type=error.code)
+        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
         return error.response(WIRE)
     gw.finish(admission, status=200, deployment=attempted.deployment, attempts=attempted.attempts)
     return JSONResponse(data, headers=admission.rate_headers)

@@ -148,6 +148,10 @@ def load_config(
         fallbacks=fallbacks,
         aliases=dict(rs.get("model_group_alias") or {}),
     )
+    if settings.num_retries < 0 or settings.allowed_fails < 1 or settings.timeout_s <= 0:
+        raise ConfigError(
+            f"{path}: router_settings need num_retries >= 0, allowed_fails >= 1, timeout > 0"
+        )
     for source, targets in fallbacks.items():
         for target in [source, *targets]:
             if target not in deployments:

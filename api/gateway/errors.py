@@ -83,9 +83,18 @@ def budget_exhausted(message: str) -> GatewayError:
 
 
 def upstream_failed(status: int | None, kind: str) -> GatewayError:
+    if status == 429:
+        return GatewayError(
+            429,
+            "The model provider is rate limiting us; retries were exhausted. Retry shortly.",
+            "rate_limit_exceeded",
+            "rate_limit_error",
+            "upstream_rate_limited",
+            headers={"retry-after": "5"},
+        )
     if kind == "timeout":
         return GatewayError(504, "The model provider timed out.", "timeout", "api_error", "timeout")
-    if status == 503 or kind == "cooldown":
+    if status in (503, 529) or kind == "cooldown":
         return GatewayError(
             503,
             "The model provider is unavailable; retries were exhausted.",

@@ -5,10 +5,10 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
-from api.gateway.service import Admission, Gateway, Usage, estimate_tokens
+from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
 from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
@@ -29,15 +29,22 @@ def usage_of(data: dict, usage: Usage) -> None:
     """Read OpenAI-format usage (a response, or a stream's final chunk) into `usage`."""
     u = data.get("usage")
     if isinstance(u, dict):
-        usage.input_tokens = int(u.get("prompt_tokens") or 0)
-        usage.output_tokens = int(u.get("completion_tokens") or 0)
-        details = u.get("prompt_tokens_details") or {}
-        usage.cached_input_tokens = int(details.get("cached_tokens") or 0)
-    for choice in data.get("choices") or []:
+        usage.input_tokens = as_int(u.get("prompt_tokens"))
+        usage.output_tokens = as_int(u.get("completion_tokens"))
+        details = u.get("prompt_tokens_details")
+        if isinstance(details, dict):
+            usage.cached_input_tokens = as_int(details.get("cached_tokens"))
+    for choice in choices(data):
         message = choice.get("message") or choice.get("delta") or {}
-        for call in message.get("tool_calls") or []:
-            if call.get("id"):  # streamed calls repeat their index; the id comes once
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict) and call.get("id"):  # a streamed call's id comes once
                 usage.tool_calls += 1
+
+
+def choices(data: dict) -> list[dict]:
+    value = data.get("choices")
+    return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
 
 
 @router.post("/chat/completions", summary="Create a chat completion (OpenAI format)")
@@ -52,6 +59,8 @@ async def chat_completions(request: Request) -> Response:
             raise errors.bad_request("'messages' must be a non-empty array.")
         model = gw.resolve_model(admission, body.get("model"))
         admission.stream = bool(body.get("stream"))
+        if not isinstance(body.get("stream_options") or {}, dict):
+            raise errors.bad_request("'stream_options' must be an object.")
         await gw.admit(
             admission,
             input_estimate=estimate_tokens(messages, body.get("tools")),
@@ -90,13 +99,19 @@ async def chat_completions(request: Request) -> Response:
     deployment = attempted.deployment
 
     if not admission.stream:
-        if deployment.wire == WIRE:
-            data = result
-        else:
-            data = json.loads(result.model_dump_json(exclude_none=True))
-        data["model"] = model
-        usage = Usage()
-        usage_of(data, usage)
+        try:
+            data = (
+                result
+                if deployment.wire == WIRE
+                else json.loads(result.model_dump_json(exclude_none=True))
+            )
+            data["model"] = model
+            usage = Usage()
+            usage_of(data, usage)
+        except Exception:  # whatever the provider sent, the request is settled and answered
+            error = errors.bad_upstream_response()
+            gw.finish(admission, status=error.status, error_type=error.code, deployment=deployment)
+            return error.response(WIRE)
         gw.finish(
             admission,
             status=200,
@@ -112,10 +127,11 @@ async def chat_completions(request: Request) -> Response:
         if deployment.wire == WIRE
         else translate.chunk_bytes(result)
     )
-    return StreamingResponse(
+    return gw.stream(
+        admission,
         relay_stream(gw, admission, source, result, wants_usage, attempted, upstream_started),
-        media_type="text/event-stream",
-        headers=admission.rate_headers,
+        result,
+        attempted,
     )
 
 
@@ -137,11 +153,13 @@ async def relay_stream(
             data = sse_data(event)
             if data is not None:
                 usage_of(data, usage)
-                for choice in data.get("choices") or []:
-                    produced_chars += len((choice.get("delta") or {}).get("content") or "")
+                for choice in choices(data):
+                    delta = choice.get("delta")
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    produced_chars += len(content) if isinstance(content, str) else 0
                 if not wants_usage and data.get("usage") and not data.get("choices"):
                     continue  # we asked for the usage chunk; the client did not
-            elif event.strip() == b"data: [DONE]":
+            elif b"[DONE]" in event:
                 completed = True
             if first_byte_ms is None:
                 first_byte_ms = (time.perf_counter() - upstream_started) * 1000
@@ -202,13 +220,19 @@ async def embeddings(request: Request) -> Response:
         error = gw.upstream_error(failure, WIRE)
         gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
         return error.response(WIRE)
-    if attempted.deployment.wire == WIRE:
-        data = result
-    else:
-        data = json.loads(result.model_dump_json(exclude_none=True))
-    data["model"] = model
-    usage = Usage()
-    usage_of(data, usage)
+    try:
+        data = (
+            result
+            if attempted.deployment.wire == WIRE
+            else json.loads(result.model_dump_json(exclude_none=True))
+        )
+        data["model"] = model
+        usage = Usage()
+        usage_of(data, usage)
+    except Exception:  # whatever the provider sent, the request is settled and answered
+        error = errors.bad_upstream_response()
+        gw.finish(admission, status=error.status, error_type=error.code)
+        return error.response(WIRE)
     gw.finish(
         admission,
         status=200,

@@ -72,6 +72,9 @@ class KeyAuthenticator:
         self.app_url = app_url
         self.tokens = tokens
         self._cache: dict[object, tuple[Principal, float]] = {}
+        # Bumped whenever the cache is cleared: a lookup that started before a change
+        # must not put its (possibly stale) answer back into the cache.
+        self._generation = 0
         self._listener: asyncpg.Connection | None = None
         self._listening = False
         self._watch_task: asyncio.Task | None = None
@@ -96,8 +99,8 @@ class KeyAuthenticator:
             try:
                 self._listener = await asyncpg.connect(self.app_url)
                 self._listener.add_termination_listener(lambda _: self._lost())
-                await self._listener.add_listener(CHANNEL, lambda *_: self._cache.clear())
-                self._cache.clear()  # anything may have changed while we were not listening
+                await self._listener.add_listener(CHANNEL, lambda *_: self.invalidate())
+                self.invalidate()  # anything may have changed while we were not listening
                 self._listening = True
                 while not self._listener.is_closed():
                     await asyncio.sleep(1)
@@ -110,6 +113,10 @@ class KeyAuthenticator:
 
     def _lost(self) -> None:
         self._listening = False
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._cache.clear()
 
     async def authenticate(self, key: str | None, team: str | None = None) -> Principal:
         """The principal for a credential: an sk-aigw- key, or an identity token (acting
@@ -143,10 +150,12 @@ class KeyAuthenticator:
         ttl = TTL_LISTENING_S if self._listening else TTL_NOT_LISTENING_S
         if cached and now - cached[1] < ttl:
             return cached[0]
+        generation = self._generation
         principal = await self._lookup(query, *args)
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
-        self._cache[cache_key] = (principal, now)
+        if generation == self._generation:
+            self._cache[cache_key] = (principal, now)
         return principal
 
     async def _lookup(self, query: str, *args) -> Principal:

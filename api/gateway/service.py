@@ -9,8 +9,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import anyio
 import asyncpg
 from fastapi import Request
+from fastapi.responses import StreamingResponse
 
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent
@@ -29,6 +31,30 @@ def estimate_tokens(*parts) -> int:
     the real counts come from the provider's usage and replace it at settlement."""
     size = sum(len(json.dumps(p, default=str)) for p in parts if p is not None)
     return max(1, math.ceil(size / 4))
+
+
+def as_int(value) -> int:
+    """A token count from a provider's JSON; anything unreadable counts as 0."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+class SettlingStream(StreamingResponse):
+    """A streamed answer whose request is settled even when the client leaves before the
+    first byte (the body generator then never runs, so its own cleanup cannot)."""
+
+    def __init__(self, content, *, on_close, **kwargs):
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._on_close()
 
 
 @dataclass
@@ -256,6 +282,24 @@ class Gateway:
         """Wait for background settlements (at shutdown, and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def stream(self, admission: Admission, body, upstream, attempted) -> SettlingStream:
+        async def on_close() -> None:
+            if hasattr(upstream, "aclose"):
+                await upstream.aclose()
+            # A no-op when the stream ran: it settled with the real usage already.
+            self.finish(
+                admission,
+                status=200,
+                usage=Usage(input_tokens=admission.input_estimate),
+                deployment=attempted.deployment,
+                attempts=attempted.attempts,
+                disconnected=True,
+            )
+
+        return SettlingStream(
+            body, on_close=on_close, media_type="text/event-stream", headers=admission.rate_headers
+        )
 
     def reject(self, admission: Admission, error: errors.GatewayError) -> None:
         self.finish(admission, status=error.status, error_type=error.code or error.openai_type)

@@ -116,8 +116,11 @@ class Upstream:
             try:
                 result = await attempt(deployment)
             except UpstreamError as error:
-                self._failed(deployment)
                 error.attempts = n + 1
+                if error.retryable:
+                    # Only the provider's own trouble counts toward a cooldown: a caller's
+                    # bad request (a 400) must not take a deployment away from everyone.
+                    self._failed(deployment)
                 if not error.retryable or n + 1 == max_attempts:
                     raise
                 following = candidates[(n + 1) % len(candidates)]
@@ -183,6 +186,8 @@ async def read_json(response: httpx.Response) -> dict:
     they are retried like any other provider failure."""
     try:
         data = json.loads(await response.aread())
+    except httpx.TimeoutException as exc:
+        raise UpstreamError("upstream timed out", kind="timeout") from exc
     except (ValueError, httpx.HTTPError) as exc:
         raise UpstreamError("unreadable upstream response", status=502) from exc
     finally:
