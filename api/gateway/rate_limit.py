@@ -6,8 +6,9 @@ never admit more than a limit between them. Windows are sliding-window counters 
 current minute's count plus the previous minute's, weighted by how much of it is still
 inside the window), which smooths the burst a fixed window allows at its boundary.
 
-Tokens are charged twice: an estimate at admission (prompt + clamped max output), then
-the difference to the real usage when the response is complete (`settle_tokens`).
+Tokens are charged twice: an estimate of the prompt at admission (the output is not
+known yet), then the difference to the real total when the response is complete
+(`settle_tokens`).
 """
 
 import time
