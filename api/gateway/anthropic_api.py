@@ -153,20 +153,14 @@ async def relay_stream(
     except UpstreamError:
         pass  # headers are sent: the stream ends here; what was produced is charged below
     finally:
-        if hasattr(upstream, "aclose"):
-            await upstream.aclose()
-        if not usage.output_tokens and produced_chars:
-            usage.output_tokens = max(1, produced_chars // 4)
-        if not usage.input_tokens:
-            usage.input_tokens = admission.input_estimate
-        gw.finish(
+        await gw.end_stream(
             admission,
-            status=200,
-            usage=usage,
-            deployment=attempted.deployment,
-            attempts=attempted.attempts,
-            upstream_ms=first_byte_ms,
-            disconnected=not completed,
+            upstream,
+            attempted,
+            usage,
+            produced_chars=produced_chars,
+            completed=completed,
+            first_byte_ms=first_byte_ms,
         )
 
 

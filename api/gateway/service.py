@@ -283,19 +283,39 @@ class Gateway:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    async def end_stream(
+        self,
+        admission: Admission,
+        upstream,
+        attempted,
+        usage: Usage,
+        *,
+        produced_chars: int = 0,
+        completed: bool = False,
+        first_byte_ms: float | None = None,
+    ) -> None:
+        """Close the provider's stream and settle what was produced; a stream that ended
+        before its usage arrived is charged from the text it carried."""
+        if hasattr(upstream, "aclose"):
+            await upstream.aclose()
+        if not usage.output_tokens and produced_chars:
+            usage.output_tokens = max(1, produced_chars // 4)
+        if not usage.input_tokens:
+            usage.input_tokens = admission.input_estimate
+        self.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=attempted.deployment,
+            attempts=attempted.attempts,
+            upstream_ms=first_byte_ms,
+            disconnected=not completed,
+        )
+
     def stream(self, admission: Admission, body, upstream, attempted) -> SettlingStream:
         async def on_close() -> None:
-            if hasattr(upstream, "aclose"):
-                await upstream.aclose()
-            # A no-op when the stream ran: it settled with the real usage already.
-            self.finish(
-                admission,
-                status=200,
-                usage=Usage(input_tokens=admission.input_estimate),
-                deployment=attempted.deployment,
-                attempts=attempted.attempts,
-                disconnected=True,
-            )
+            # A no-op when the stream ran: it ended (and settled) itself already.
+            await self.end_stream(admission, upstream, attempted, Usage())
 
         return SettlingStream(
             body, on_close=on_close, media_type="text/event-stream", headers=admission.rate_headers
