@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from api.gateway import errors, translate
 from api.gateway.openai_api import json_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
+from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
 WIRE = "anthropic"
@@ -116,7 +116,9 @@ async def messages(request: Request) -> Response:
     source = result.aiter_raw() if deployment.wire == WIRE else stream_bytes(result)
     return gw.stream(
         admission,
-        relay_stream(gw, admission, aiter_sse_events(source), result, attempted, upstream_started),
+        gw.relay(
+            admission, aiter_sse_events(source), result, attempted, upstream_started, read_event
+        ),
         result,
         attempted,
     )
@@ -127,41 +129,16 @@ async def stream_bytes(stream) -> AsyncIterator[bytes]:
         yield chunk if isinstance(chunk, bytes) else chunk.encode()
 
 
-async def relay_stream(
-    gw: Gateway,
-    admission: Admission,
-    events: AsyncIterator[bytes],
-    upstream,
-    attempted,
-    upstream_started: float,
-) -> AsyncIterator[bytes]:
-    usage, produced_chars, completed = Usage(), 0, False
-    first_byte_ms = None
-    try:
-        async for event in events:
-            data = sse_data(event)
-            if data is not None:
-                usage_of(data, usage)
-                delta = data.get("delta") if data.get("type") == "content_block_delta" else None
-                if isinstance(delta, dict):
-                    produced_chars += len(delta.get("text") or delta.get("partial_json") or "")
-                if data.get("type") == "message_stop":
-                    completed = True
-            if first_byte_ms is None:
-                first_byte_ms = (time.perf_counter() - upstream_started) * 1000
-            yield event
-    except UpstreamError:
-        pass  # headers are sent: the stream ends here; what was produced is charged below
-    finally:
-        await gw.end_stream(
-            admission,
-            upstream,
-            attempted,
-            usage,
-            produced_chars=produced_chars,
-            completed=completed,
-            first_byte_ms=first_byte_ms,
-        )
+def read_event(data: dict, usage: Usage) -> tuple[int, bool, bool]:
+    """How an Anthropic-format stream is read: usage from message_start / message_delta,
+    text from content_block_delta, the end from message_stop."""
+    usage_of(data, usage)
+    delta = data.get("delta") if data.get("type") == "content_block_delta" else None
+    produced = 0
+    if isinstance(delta, dict):
+        text = delta.get("text") or delta.get("partial_json") or ""
+        produced = len(text) if isinstance(text, str) else 0
+    return produced, data.get("type") == "message_stop", True
 
 
 @router.post("/messages/count_tokens", summary="Count a message's input tokens")

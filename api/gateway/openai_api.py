@@ -2,14 +2,13 @@
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
-from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json, sse_data
+from api.gateway.service import Gateway, Usage, as_int, estimate_tokens
+from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 WIRE = "openai"
@@ -129,54 +128,29 @@ async def chat_completions(request: Request) -> Response:
     )
     return gw.stream(
         admission,
-        relay_stream(gw, admission, source, result, wants_usage, attempted, upstream_started),
+        gw.relay(
+            admission, source, result, attempted, upstream_started, stream_reader(wants_usage)
+        ),
         result,
         attempted,
     )
 
 
-async def relay_stream(
-    gw: Gateway,
-    admission: Admission,
-    events: AsyncIterator[bytes],
-    upstream,
-    wants_usage: bool,
-    attempted,
-    upstream_started: float,
-) -> AsyncIterator[bytes]:
-    """Pass the provider's events through, reading usage on the way; charge for what was
-    produced even when the client goes away mid-stream."""
-    usage, produced_chars, completed = Usage(), 0, False
-    first_byte_ms = None
-    try:
-        async for event in events:
-            data = sse_data(event)
-            if data is not None:
-                usage_of(data, usage)
-                for choice in choices(data):
-                    delta = choice.get("delta")
-                    content = delta.get("content") if isinstance(delta, dict) else None
-                    produced_chars += len(content) if isinstance(content, str) else 0
-                if not wants_usage and data.get("usage") and not data.get("choices"):
-                    continue  # we asked for the usage chunk; the client did not
-            elif b"[DONE]" in event:
-                completed = True
-            if first_byte_ms is None:
-                first_byte_ms = (time.perf_counter() - upstream_started) * 1000
-            yield event
-    except UpstreamError:
-        # Headers are sent: the stream ends here; what was produced is charged below.
-        pass
-    finally:
-        await gw.end_stream(
-            admission,
-            upstream,
-            attempted,
-            usage,
-            produced_chars=produced_chars,
-            completed=completed,
-            first_byte_ms=first_byte_ms,
-        )
+def stream_reader(wants_usage: bool):
+    """How an OpenAI-format stream is read: usage from the final chunk, text from deltas;
+    the usage chunk we asked for on the client's behalf is not forwarded."""
+
+    def read(data: dict, usage: Usage) -> tuple[int, bool, bool]:
+        usage_of(data, usage)
+        produced = 0
+        for choice in choices(data):
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            produced += len(content) if isinstance(content, str) else 0
+        forward = wants_usage or not (data.get("usage") and not data.get("choices"))
+        return produced, False, forward
+
+    return read
 
 
 @router.post("/embeddings", summary="Create embeddings (OpenAI format)")

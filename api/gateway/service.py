@@ -7,6 +7,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
@@ -19,7 +20,7 @@ from api.gateway.accounting import EventSink, RequestEvent
 from api.gateway.config import GatewayConfig
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
 from api.gateway.rate_limit import Limit, RateLimiter
-from api.gateway.upstream import Upstream, UpstreamError
+from api.gateway.upstream import Upstream, UpstreamError, sse_data
 
 log = logging.getLogger("aigw.gateway")
 
@@ -282,6 +283,48 @@ class Gateway:
         """Wait for background settlements (at shutdown, and in tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def relay(
+        self,
+        admission: Admission,
+        events: AsyncIterator[bytes],
+        upstream,
+        attempted,
+        upstream_started: float,
+        read: Callable[[dict, Usage], tuple[int, bool, bool]],
+    ) -> AsyncIterator[bytes]:
+        """Pass the provider's SSE events through, reading usage on the way, and settle
+        what was produced even when the client goes away mid-stream. `read(data, usage)`
+        is the dialect's reader: it returns (characters produced, stream complete,
+        forward this event)."""
+        usage, produced_chars, completed = Usage(), 0, False
+        first_byte_ms = None
+        try:
+            async for event in events:
+                data = sse_data(event)
+                if data is not None:
+                    chars, done, forward = read(data, usage)
+                    produced_chars += chars
+                    completed = completed or done
+                    if not forward:
+                        continue
+                elif b"[DONE]" in event:
+                    completed = True
+                if first_byte_ms is None:
+                    first_byte_ms = (time.perf_counter() - upstream_started) * 1000
+                yield event
+        except UpstreamError:
+            pass  # headers are sent: the stream ends here; what was produced is charged
+        finally:
+            await self.end_stream(
+                admission,
+                upstream,
+                attempted,
+                usage,
+                produced_chars=produced_chars,
+                completed=completed,
+                first_byte_ms=first_byte_ms,
+            )
 
     async def end_stream(
         self,
