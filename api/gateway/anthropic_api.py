@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from api.gateway import errors, translate
 from api.gateway.openai_api import json_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json
+from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
 WIRE = "anthropic"
@@ -71,7 +71,7 @@ async def messages(request: Request) -> Response:
         gw.reject(admission, error)
         return error.response(WIRE)
 
-    model, team_id = admission.model, admission.principal.team_id
+    team_id = admission.principal.team_id
     headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
 
     async def attempt(deployment):
@@ -86,32 +86,20 @@ async def messages(request: Request) -> Response:
 
     upstream_started = time.perf_counter()
     try:
-        result, attempted = await gw.upstream.run(model, attempt)
-    except UpstreamError as failure:
-        error = gw.upstream_error(failure, WIRE)
-        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        result, attempted = await gw.call_upstream(admission, attempt, WIRE)
+    except errors.GatewayError as error:
         return error.response(WIRE)
     deployment = attempted.deployment
 
     if not admission.stream:
-        try:
-            data = result if deployment.wire == WIRE else dict(result)
-            data["model"] = model
-            usage = Usage()
-            usage_of(data, usage)
-        except Exception:  # whatever the provider sent, the request is settled and answered
-            error = errors.bad_upstream_response()
-            gw.finish(admission, status=error.status, error_type=error.code, deployment=deployment)
-            return error.response(WIRE)
-        gw.finish(
+        return gw.answer(
             admission,
-            status=200,
-            usage=usage,
-            deployment=deployment,
-            attempts=attempted.attempts,
-            upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+            attempted,
+            upstream_started,
+            lambda: result if deployment.wire == WIRE else dict(result),
+            usage_of,
+            WIRE,
         )
-        return JSONResponse(data, headers=admission.rate_headers)
 
     source = result.aiter_raw() if deployment.wire == WIRE else stream_bytes(result)
     return gw.stream(
@@ -152,7 +140,7 @@ async def count_tokens(request: Request) -> Response:
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)
-    model, team_id = admission.model, admission.principal.team_id
+    team_id = admission.principal.team_id
     headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
 
     async def attempt(deployment):
@@ -168,10 +156,8 @@ async def count_tokens(request: Request) -> Response:
         }
 
     try:
-        data, attempted = await gw.upstream.run(model, attempt)
-    except UpstreamError as failure:
-        error = gw.upstream_error(failure, WIRE)
-        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        data, attempted = await gw.call_upstream(admission, attempt, WIRE)
+    except errors.GatewayError as error:
         return error.response(WIRE)
     gw.finish(admission, status=200, deployment=attempted.deployment, attempts=attempted.attempts)
     return JSONResponse(data, headers=admission.rate_headers)

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
 from api.gateway.service import Gateway, Usage, as_int, estimate_tokens
-from api.gateway.upstream import UpstreamError, aiter_sse_events, read_json
+from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 WIRE = "openai"
@@ -41,6 +41,10 @@ def usage_of(data: dict, usage: Usage) -> None:
                 usage.tool_calls += 1
 
 
+def litellm_json(response) -> dict:
+    return json.loads(response.model_dump_json(exclude_none=True))
+
+
 def choices(data: dict) -> list[dict]:
     value = data.get("choices")
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
@@ -56,7 +60,7 @@ async def chat_completions(request: Request) -> Response:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise errors.bad_request("'messages' must be a non-empty array.")
-        model = gw.resolve_model(admission, body.get("model"))
+        gw.resolve_model(admission, body.get("model"))
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):
             raise errors.bad_request("'stream_options' must be an object.")
@@ -90,36 +94,20 @@ async def chat_completions(request: Request) -> Response:
 
     upstream_started = time.perf_counter()
     try:
-        result, attempted = await gw.upstream.run(model, attempt)
-    except UpstreamError as failure:
-        error = gw.upstream_error(failure, WIRE)
-        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        result, attempted = await gw.call_upstream(admission, attempt, WIRE)
+    except errors.GatewayError as error:
         return error.response(WIRE)
     deployment = attempted.deployment
 
     if not admission.stream:
-        try:
-            data = (
-                result
-                if deployment.wire == WIRE
-                else json.loads(result.model_dump_json(exclude_none=True))
-            )
-            data["model"] = model
-            usage = Usage()
-            usage_of(data, usage)
-        except Exception:  # whatever the provider sent, the request is settled and answered
-            error = errors.bad_upstream_response()
-            gw.finish(admission, status=error.status, error_type=error.code, deployment=deployment)
-            return error.response(WIRE)
-        gw.finish(
+        return gw.answer(
             admission,
-            status=200,
-            usage=usage,
-            deployment=deployment,
-            attempts=attempted.attempts,
-            upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+            attempted,
+            upstream_started,
+            lambda: result if deployment.wire == WIRE else litellm_json(result),
+            usage_of,
+            WIRE,
         )
-        return JSONResponse(data, headers=admission.rate_headers)
 
     source = (
         aiter_sse_events(result.aiter_raw())
@@ -163,7 +151,7 @@ async def embeddings(request: Request) -> Response:
         inputs = body.get("input")
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")
-        model = gw.resolve_model(admission, body.get("model"))
+        gw.resolve_model(admission, body.get("model"))
         await gw.admit(admission, input_estimate=estimate_tokens(inputs), max_output=1)
     except errors.GatewayError as error:
         gw.reject(admission, error)
@@ -183,33 +171,17 @@ async def embeddings(request: Request) -> Response:
 
     upstream_started = time.perf_counter()
     try:
-        result, attempted = await gw.upstream.run(model, attempt)
-    except UpstreamError as failure:
-        error = gw.upstream_error(failure, WIRE)
-        gw.finish(admission, status=error.status, error_type=error.code, attempts=failure.attempts)
+        result, attempted = await gw.call_upstream(admission, attempt, WIRE)
+    except errors.GatewayError as error:
         return error.response(WIRE)
-    try:
-        data = (
-            result
-            if attempted.deployment.wire == WIRE
-            else json.loads(result.model_dump_json(exclude_none=True))
-        )
-        data["model"] = model
-        usage = Usage()
-        usage_of(data, usage)
-    except Exception:  # whatever the provider sent, the request is settled and answered
-        error = errors.bad_upstream_response()
-        gw.finish(admission, status=error.status, error_type=error.code)
-        return error.response(WIRE)
-    gw.finish(
+    return gw.answer(
         admission,
-        status=200,
-        usage=usage,
-        deployment=attempted.deployment,
-        attempts=attempted.attempts,
-        upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+        attempted,
+        upstream_started,
+        lambda: result if attempted.deployment.wire == WIRE else litellm_json(result),
+        usage_of,
+        WIRE,
     )
-    return JSONResponse(data, headers=admission.rate_headers)
 
 
 @router.get("/models", summary="The models the caller's team may use")

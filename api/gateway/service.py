@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import anyio
 import asyncpg
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent
@@ -354,6 +354,53 @@ class Gateway:
             upstream_ms=first_byte_ms,
             disconnected=not completed,
         )
+
+    async def call_upstream(self, admission: Admission, attempt, wire: str):
+        """Run the attempt through the retry / fallback / cooldown loop; a final failure
+        is settled and raised as the caller's error."""
+        try:
+            return await self.upstream.run(admission.model, attempt)
+        except UpstreamError as failure:
+            error = self.upstream_error(failure, wire)
+            self.finish(
+                admission, status=error.status, error_type=error.code, attempts=failure.attempts
+            )
+            raise error from None
+
+    def answer(
+        self,
+        admission: Admission,
+        attempted,
+        upstream_started: float,
+        build: Callable[[], dict],
+        read_usage: Callable[[dict, Usage], None],
+        wire: str,
+    ) -> Response:
+        """A whole (non-streamed) answer: read its usage, settle, and send it on."""
+        usage = Usage()
+        try:
+            data = build()
+            data["model"] = admission.model
+            read_usage(data, usage)
+        except Exception:  # whatever the provider sent, the request is settled and answered
+            error = errors.bad_upstream_response()
+            self.finish(
+                admission,
+                status=error.status,
+                error_type=error.code,
+                deployment=attempted.deployment,
+                attempts=attempted.attempts,
+            )
+            return error.response(wire)
+        self.finish(
+            admission,
+            status=200,
+            usage=usage,
+            deployment=attempted.deployment,
+            attempts=attempted.attempts,
+            upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+        )
+        return JSONResponse(data, headers=admission.rate_headers)
 
     def stream(self, admission: Admission, body, upstream, attempted) -> SettlingStream:
         async def on_close() -> None:
