@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import errors
+from api.cache import embedder as embedders
+from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin
 from api.gateway import anthropic_api, openai_api, translate
 from api.gateway.accounting import EventSink, MemorySink
@@ -37,11 +39,16 @@ def create_app(
     gateway_config: GatewayConfig | None = None,
     events: EventSink | None = None,
     token_settings: TokenSettings | None = None,
+    cache_embedder: str | None = None,
 ) -> FastAPI:
     """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
-    (or AIGW_CONFIG); `events` to an in-memory sink."""
+    (or AIGW_CONFIG); `events` to an in-memory sink; `cache_embedder` to
+    AIGW_CACHE_EMBEDDER or the local model."""
     config = gateway_config or load_config()
     sink = events or MemorySink()
+    embedder_setting = (
+        cache_embedder if cache_embedder is not None else os.environ.get("AIGW_CACHE_EMBEDDER", "")
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -56,21 +63,30 @@ def create_app(
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
             registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
+        upstream = Upstream(config, http)
+        embedder = embedders.from_setting(embedder_setting, upstream)
+        cache = ResponseCache(app.state.redis, app.state.pool, embedder)
+        await cache.start()
         app.state.gateway = Gateway(
             pool=app.state.pool,
             config=config,
-            upstream=Upstream(config, http),
+            upstream=upstream,
             authenticator=authenticator,
             limiter=RateLimiter(app.state.redis),
             events=sink,
             max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
+            cache=cache,
         )
-        # litellm takes seconds to import: do it now, off the event loop, not on a request.
+        # litellm takes seconds to import, the embedding model a moment to load: both now,
+        # off the event loop, not on a request.
         warm = asyncio.create_task(asyncio.to_thread(translate.load_litellm))
+        if isinstance(embedder, embedders.LocalEmbedder):
+            await asyncio.to_thread(embedder.load)
         try:
             yield
         finally:
             await app.state.gateway.drain()
+            await cache.stop()
             await authenticator.stop()
             await http.aclose()
             await asyncio.gather(warm, return_exceptions=True)

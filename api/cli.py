@@ -89,6 +89,8 @@ def operator_errors() -> Iterator[None]:
     """Turn database errors into a message and a hint instead of a traceback."""
     try:
         yield
+    except migrations.MissingExtension as exc:
+        raise fail(str(exc), "See the README's 'Bring your own PostgreSQL' section.") from None
     except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName) as exc:
         raise fail(
             exc.diag.message_primary or str(exc),

@@ -17,9 +17,9 @@ DB_DIR = ROOT / "db"
 SQL_DIR = ROOT / "sql"
 ROLES_FILE = SQL_DIR / "roles.sql"
 # Order matters: policy.sql uses helpers from iam.sql; grants.sql comes last.
-DOMAIN_FILES = ("iam.sql", "policy.sql", "grants.sql")
+DOMAIN_FILES = ("iam.sql", "policy.sql", "cache.sql", "grants.sql")
 # Schemas whose policies and functions the SQL files own entirely.
-MANAGED_SCHEMAS = ("iam", "policy")
+MANAGED_SCHEMAS = ("iam", "policy", "cache")
 MIGRATION_LOCK = 0x61696777  # "aigw"
 
 META_SETUP = """
@@ -31,6 +31,30 @@ create table if not exists meta.sql_state (
 );
 alter table meta.sql_state owner to aigw_owner;
 """
+
+# pgvector, in a schema of its own so functions can name it in a pinned search_path.
+# Creating an extension needs the administrative user, hence here and not in a revision.
+EXTENSIONS_SETUP = """
+create schema if not exists extensions;
+grant usage on schema extensions to aigw_owner, aigw_internal;
+do $ext$
+declare
+    v_schema text;
+begin
+    select n.nspname into v_schema from pg_catalog.pg_extension e
+      join pg_catalog.pg_namespace n on n.oid = e.extnamespace where e.extname = 'vector';
+    if v_schema is null then
+        create extension vector schema extensions;
+    elsif v_schema <> 'extensions' then
+        alter extension vector set schema extensions;
+    end if;
+end
+$ext$;
+"""
+
+
+class MissingExtension(RuntimeError):
+    """The server has no pgvector; the message says how to get it."""
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -69,6 +93,7 @@ def upgrade(admin_url: str, revision: str = "head") -> bool:
             conn.execute(ROLES_FILE.read_text())
             set_app_password(conn)
             conn.execute(META_SETUP)
+            create_extensions(conn)
             from alembic import command
 
             command.upgrade(alembic_config(admin_url), revision)
@@ -77,6 +102,18 @@ def upgrade(admin_url: str, revision: str = "head") -> bool:
             return applied or before != after
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def create_extensions(conn: psycopg.Connection) -> None:
+    try:
+        conn.execute(EXTENSIONS_SETUP)
+    except (psycopg.errors.UndefinedFile, psycopg.errors.FeatureNotSupported) as exc:
+        raise MissingExtension(
+            "This PostgreSQL server has no pgvector extension, which the semantic cache "
+            "needs. Install it (Debian/Ubuntu: postgresql-<version>-pgvector; Azure Flexible "
+            "Server: add VECTOR to the azure.extensions server parameter), or leave "
+            "DATABASE_URL unset to use the embedded server, which ships it."
+        ) from exc
 
 
 def set_app_password(conn: psycopg.Connection) -> None:

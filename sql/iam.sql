@@ -899,13 +899,28 @@ comment on function api.set_key_limits(uuid, integer, integer) is
 
 set local role aigw_internal;
 
+-- The response-cache part of a principal (see sql/cache.sql); off for a team without a
+-- policy row.
+create or replace function iam.cache_policy(p policy.team_policies) returns jsonb
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select jsonb_build_object(
+        'mode', coalesce(p.cache_mode, 'off'), 'scope', coalesce(p.cache_scope, 'team'),
+        'ttl_s', coalesce(p.cache_ttl_s, 3600),
+        'semantic_threshold', coalesce(p.semantic_threshold, 0.9),
+        'semantic_max_temperature', coalesce(p.semantic_max_temperature, 1.0),
+        'semantic_tool_turns', coalesce(p.semantic_tool_turns, false),
+        'generation', coalesce(p.cache_generation, 0))
+$$;
+
 -- The gateway's one call per cold authentication: everything policy needs, or an error.
 create function api.authenticate_key(p_digest bytea)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
                key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
-               expires_at timestamptz)
+               expires_at timestamptz, cache_policy jsonb)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -957,7 +972,7 @@ begin
                         where b.team_id = k.team_id
                           and (b.scope = 'team' or b.api_key_id = k.id
                                or b.user_id = k.owner_user_id)),
-               k.expires_at
+               k.expires_at, iam.cache_policy(p)
           from (select 1) one
           left join policy.team_policies p on p.team_id = k.team_id;
 end
@@ -976,7 +991,7 @@ returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
                key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
-               expires_at timestamptz)
+               expires_at timestamptz, cache_policy jsonb)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -1021,7 +1036,7 @@ begin
                p.rpm_limit, p.tpm_limit, null::integer, null::integer,
                exists (select 1 from policy.budgets b
                         where b.team_id = t.id and (b.scope = 'team' or b.user_id = u.id)),
-               null::timestamptz
+               null::timestamptz, iam.cache_policy(p)
           from (select 1) one
           left join policy.team_policies p on p.team_id = t.id;
 end
@@ -1083,8 +1098,11 @@ begin
     perform api.set_user_password(admin_user_id, p_admin_password_hash, true);
     perform api.create_area(p_area);
     team_id := api.create_team(p_team, p_area);
+    -- The demo team shows the response cache at work (exact, then semantic).
+    perform api.set_cache_policy(p_team, 'semantic');
     return next;
 end
 $$;
 comment on function api.bootstrap(text, text, text, text) is
-    'First-run seed (operators): platform admin who must change the password, demo area and team.';
+    'First-run seed (operators): platform admin who must change the password, demo area and '
+    'team (with the semantic response cache on).';

@@ -41,6 +41,12 @@ class RequestEvent:
     session_id: str | None = None
     tool_calls: int = 0
     client_disconnected: bool = False
+    # hit-exact | hit-semantic | miss | bypass; None where no cache applies. A hit costs
+    # nothing at the provider: its tokens are 0 and what it saved is the original answer's
+    # tokens (priced into cache.team_daily_stats).
+    cache: str | None = None
+    saved_input_tokens: int = 0
+    saved_output_tokens: int = 0
     extra: dict = field(default_factory=dict)
 
 

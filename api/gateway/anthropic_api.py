@@ -62,17 +62,21 @@ async def messages(request: Request) -> Response:
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise errors.bad_request("max_tokens: a positive integer is required.")
         admission.stream = bool(body.get("stream"))
+        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         await gw.admit(
             admission,
             input_estimate=estimate_tokens(body["messages"], body.get("system"), body.get("tools")),
             max_output=max_tokens,
+            # beta features change answers; the API version only their shape
+            cacheable=(body, request.headers, {"anthropic-beta": headers.get("anthropic-beta")}),
         )
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)
 
+    if admission.cache is not None and admission.cache.entry is not None:
+        return gw.serve_cached(admission)
     team_id = admission.principal.team_id
-    headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
 
     async def attempt(deployment):
         if deployment.wire == WIRE:

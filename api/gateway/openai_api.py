@@ -68,12 +68,15 @@ async def chat_completions(request: Request) -> Response:
             admission,
             input_estimate=estimate_tokens(messages, body.get("tools")),
             max_output=body.get("max_completion_tokens") or body.get("max_tokens"),
+            cacheable=(body, request.headers, {}),
         )
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)
 
     wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    if admission.cache is not None and admission.cache.entry is not None:
+        return gw.serve_cached(admission, include_usage=wants_usage)
     upstream_body = dict(body)
     if admission.stream:  # always ask for usage: it is what we settle on
         upstream_body["stream_options"] = {

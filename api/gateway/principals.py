@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from api import keys
+from api.cache.policy import CachePolicy
 from api.database import principal_transaction
 from api.gateway.tokens import TokenError, TokenVerifier, looks_like_jwt
 
@@ -53,6 +54,7 @@ class Principal:
     key_rpm_limit: int | None
     key_tpm_limit: int | None
     has_budget: bool
+    cache: CachePolicy = CachePolicy()
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -189,4 +191,5 @@ class KeyAuthenticator:
             key_rpm_limit=row["key_rpm_limit"],
             key_tpm_limit=row["key_tpm_limit"],
             has_budget=row["has_budget"],
+            cache=CachePolicy.from_json(row["cache_policy"]),
         )

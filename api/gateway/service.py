@@ -15,6 +15,8 @@ import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from api.cache import replay
+from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent
 from api.gateway.config import GatewayConfig
@@ -84,6 +86,8 @@ class Admission:
     rate_headers: dict[str, str] = field(default_factory=dict)
     rate_decision: object = None
     reservation_id: str | None = None
+    cache: CachePlan | None = None
+    cache_status: str | None = None  # set on endpoints whose answers are cached
     finished: bool = False
 
 
@@ -98,6 +102,7 @@ class Gateway:
         limiter: RateLimiter,
         events: EventSink,
         max_output_tokens: dict[str, int],
+        cache: ResponseCache | None = None,
     ):
         self.pool = pool
         self.config = config
@@ -106,6 +111,7 @@ class Gateway:
         self.limiter = limiter
         self.events = events
         self.max_output_tokens = max_output_tokens
+        self.cache = cache
         self._background: set[asyncio.Task] = set()
 
     # -- admission ---------------------------------------------------------------------
@@ -158,8 +164,12 @@ class Gateway:
             return min(requested, ceiling)
         return min(DEFAULT_MAX_OUTPUT_TOKENS, ceiling)
 
-    async def admit(self, admission: Admission, *, input_estimate: int, max_output) -> None:
-        """Rate limits, then the budget reservation. Raises GatewayError when refused."""
+    async def admit(
+        self, admission: Admission, *, input_estimate: int, max_output, cacheable=None
+    ) -> None:
+        """Rate limits, then the cache (when `cacheable` = (body, headers, extra) is
+        given), then the budget reservation. Raises GatewayError when refused. After a
+        cache hit (admission.cache.entry) nothing is reserved: a hit costs nothing."""
         p = admission.principal
         admission.input_estimate = input_estimate
         limits = [
@@ -180,6 +190,18 @@ class Gateway:
                 kind, admission.rate_headers, decision.retry_after_s is not None
             )
         admission.rate_decision = decision
+        if cacheable is not None:
+            admission.cache_status = "bypass"
+            if self.cache is not None:
+                body, headers, extra = cacheable
+                plan = self.cache.plan(
+                    p, p.cache, admission.wire, admission.model, body, headers, extra
+                )
+                admission.cache = await self.cache.lookup(plan)
+                admission.cache_status = plan.status
+            admission.rate_headers["x-aigw-cache"] = admission.cache_status
+            if admission.cache is not None and admission.cache.entry is not None:
+                return
         if p.has_budget:
             try:
                 async with self.pool.acquire() as conn:
@@ -244,11 +266,17 @@ class Gateway:
             error_type=error_type,
             session_id=admission.session_id,
             client_disconnected=disconnected,
+            cache=admission.cache_status,
         )
         if admission.principal:
             p = admission.principal
             event.key_id, event.team_id = p.key_id, p.team_id
             event.owner_user_id, event.service_account_id = p.owner_user_id, p.service_account_id
+        if admission.cache is not None and admission.cache.entry is not None:
+            saved = admission.cache.entry.get("usage") or {}
+            event.saved_input_tokens = as_int(saved.get("input_tokens"))
+            event.saved_output_tokens = as_int(saved.get("output_tokens"))
+            event.cost_usd = 0.0
         if usage:
             event.input_tokens = usage.input_tokens
             event.output_tokens = usage.output_tokens
@@ -299,10 +327,13 @@ class Gateway:
         forward this event)."""
         usage, produced_chars, completed = Usage(), 0, False
         first_byte_ms = None
+        collector = self._collector(admission)
         try:
             async for event in events:
                 data = sse_data(event)
                 if data is not None:
+                    if collector is not None:
+                        collector = feed(collector, data)
                     chars, done, forward = read(data, usage)
                     produced_chars += chars
                     completed = completed or done
@@ -325,6 +356,17 @@ class Gateway:
                 completed=completed,
                 first_byte_ms=first_byte_ms,
             )
+            if completed and collector is not None and (answer := collector.result()):
+                answer["model"] = admission.model
+                self.cache.store(admission.cache, answer, usage)
+
+    def _collector(self, admission: Admission):
+        """What rebuilds a streamed answer for the cache; None when it is not kept."""
+        if admission.cache is None or not admission.cache.store:
+            return None
+        return (
+            replay.OpenAICollector() if admission.wire == "openai" else replay.AnthropicCollector()
+        )
 
     async def end_stream(
         self,
@@ -400,7 +442,34 @@ class Gateway:
             attempts=attempted.attempts,
             upstream_ms=(time.perf_counter() - upstream_started) * 1000,
         )
+        if admission.cache is not None:
+            self.cache.store(admission.cache, data, usage)
         return JSONResponse(data, headers=admission.rate_headers)
+
+    def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
+        """A cache hit, whole or as an event stream in the caller's dialect."""
+        answer = dict(admission.cache.entry["response"])
+        # A fresh id per answer, as the provider would give; the content is the cached one.
+        if admission.wire == "openai":
+            answer["id"] = "chatcmpl-" + admission.request_id.removeprefix("req_")
+        else:
+            answer["id"] = "msg_" + admission.request_id.removeprefix("req_")
+        answer["model"] = admission.model
+        self.finish(admission, status=200)
+        if not admission.stream:
+            return JSONResponse(answer, headers=admission.rate_headers)
+        if admission.wire == "openai":
+            events = replay.openai_events(answer, include_usage)
+        else:
+            events = replay.anthropic_events(answer)
+
+        async def body() -> AsyncIterator[bytes]:
+            for event in events:
+                yield event
+
+        return StreamingResponse(
+            body(), media_type="text/event-stream", headers=admission.rate_headers
+        )
 
     def stream(self, admission: Admission, body, upstream, attempted) -> SettlingStream:
         async def on_close() -> None:
@@ -425,6 +494,16 @@ class Gateway:
                 error.status, message, "invalid_request_error", "invalid_request_error"
             )
         return errors.upstream_failed(error.status, error.kind)
+
+
+def feed(collector, data: dict):
+    """Feed a collector; one that cannot follow the stream is dropped (nothing is cached),
+    and the stream itself carries on."""
+    try:
+        collector.feed(data)
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    return collector
 
 
 def provider_message(body: bytes) -> str | None:
