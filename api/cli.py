@@ -43,6 +43,11 @@ keys_app = typer.Typer(help="Issue, list and revoke sk-aigw- API keys.", no_args
 app.add_typer(teams_app, name="teams")
 app.add_typer(areas_app, name="areas")
 app.add_typer(keys_app, name="keys")
+cache_app = typer.Typer(
+    help="The response cache: policies, hit rates and savings, purging, evaluation.",
+    no_args_is_help=True,
+)
+app.add_typer(cache_app, name="cache")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -449,6 +454,129 @@ def keys_revoke(
     with database(data_dir) as urls:
         call(urls.admin, "select api.revoke_key(%s::uuid)", (key_id,))
     console.print(f"[green]✓[/] Key {key_id} revoked")
+
+
+# ---------------------------------------------------------------------------
+# cache
+# ---------------------------------------------------------------------------
+
+
+@cache_app.command("policy")
+def cache_policy(
+    team: Annotated[str, typer.Option(help="The team whose cache policy to set.")],
+    mode: Annotated[
+        str, typer.Option(help="off, exact (Redis) or semantic (exact, then pgvector).")
+    ],
+    scope: Annotated[str, typer.Option(help="Who shares entries: team, user or key.")] = "team",
+    ttl: Annotated[int, typer.Option(help="Seconds an answer is kept.", min=1)] = 3600,
+    threshold: Annotated[
+        float, typer.Option(help="Cosine similarity a semantic match needs.")
+    ] = 0.9,
+    max_temperature: Annotated[
+        float, typer.Option(help="Hotter requests are never answered semantically.")
+    ] = 1.0,
+    tool_turns: Annotated[
+        bool, typer.Option(help="Let tool-call turns be answered semantically.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set a team's response-cache policy."""
+    with database(data_dir) as urls:
+        call(
+            urls.admin,
+            "select api.set_cache_policy(%s, %s, %s, %s, %s, %s, %s)",
+            (team, mode, scope, ttl, threshold, max_temperature, tool_turns),
+        )
+    console.print(f"[green]✓[/] Cache for team {team}: {mode}, per {scope}, {ttl} s")
+
+
+@cache_app.command("list")
+def cache_list(data_dir: DataDirOption = None) -> None:
+    """List the teams' cache policies."""
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select * from api.list_cache_policies()")
+    columns = ["team", "mode", "scope", "ttl (s)", "threshold", "max temp", "tool turns"]
+    show("Cache policies", columns, rows)
+
+
+@cache_app.command("stats")
+def cache_stats(
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    days: Annotated[int, typer.Option(help="Over the last this many days.", min=1)] = 30,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Requests, hits, hit rate and provider cost saved, per team."""
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select * from api.cache_stats(%s, %s)", (team, days))
+    columns = ["team", "requests", "exact hits", "semantic hits", "misses", "bypasses"]
+    show(f"Cache, last {days} days", [*columns, "hit rate", "saved (USD)"], rows)
+
+
+@cache_app.command("purge")
+def cache_purge(
+    team: Annotated[str, typer.Option(help="The team whose cached answers to drop.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Drop every cached answer of a team, exact and semantic, on every gateway at once."""
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select api.purge_cache(%s)", (team,))
+    console.print(f"[green]✓[/] Cache of team {team} purged ({rows[0][0]} semantic entries)")
+
+
+@cache_app.command("eval")
+def cache_eval(
+    pairs_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pairs",
+            help="JSON Lines of {a, b, label: paraphrase|different, kind}. "
+            "Default: the evaluation set shipped with aigw.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="The setting to report in detail (the policy default).")
+    ] = 0.9,
+) -> None:
+    """Hit rate on true paraphrases and false-hit rate on hard negatives, for the local
+    embedder: the similarity threshold alone, and with the meaning-signature guard."""
+    from api.cache import evaluate
+    from api.cache.embedder import LocalEmbedder
+
+    pairs = evaluate.load_pairs(pairs_file or evaluate.DEFAULT_PAIRS)
+    embedder = LocalEmbedder()
+    with console.status(f"Embedding {len(pairs)} pairs with {embedder.name}…"):
+        scores = evaluate.score(pairs, embedder.embed_sync)
+    positives = sum(p.paraphrase for p in pairs)
+    console.print(
+        f"{len(pairs)} pairs: {positives} paraphrases, {len(pairs) - positives} hard negatives"
+    )
+    table = Table(title="Semantic cache: threshold alone vs threshold + guard")
+    for column in ("threshold", "hit rate", "false hits", "hit rate (guard)", "false hits (guard)"):
+        table.add_column(column, justify="right")
+    for t in sorted({*evaluate.THRESHOLDS, threshold}):
+        plain = evaluate.outcome(pairs, scores, t, guarded=False)
+        guarded = evaluate.outcome(pairs, scores, t, guarded=True)
+        table.add_row(
+            f"{t:.2f}",
+            f"{plain.hit_rate:.1%}",
+            f"{plain.false_hit_rate:.1%} ({plain.false_hits})",
+            f"{guarded.hit_rate:.1%}",
+            f"{guarded.false_hit_rate:.1%} ({guarded.false_hits})",
+        )
+    console.print(table)
+    chosen = evaluate.outcome(pairs, scores, threshold, guarded=True)
+    by_kind = evaluate.false_hits_by_kind(pairs, scores, threshold, guarded=True)
+    console.print(
+        "False hits by kind at the chosen setting: "
+        + ", ".join(f"{k} {w}/{n}" for k, (w, n) in sorted(by_kind.items()))
+    )
+    print(
+        f"chosen setting: threshold {threshold:.2f} + guard: hit rate {chosen.hit_rate:.1%} "
+        f"({chosen.hits}/{chosen.positives}), false-hit rate {chosen.false_hit_rate:.1%} "
+        f"({chosen.false_hits}/{chosen.negatives})"
+    )
 
 
 if __name__ == "__main__":

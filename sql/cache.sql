@@ -13,6 +13,7 @@ grant select, insert, delete on cache.semantic_entries to aigw_internal;
 grant select, insert, update on cache.team_daily_stats to aigw_internal;
 -- Purging bumps the team's cache generation, which retires its exact (Redis) entries.
 grant update (cache_generation) on policy.team_policies to aigw_internal;
+grant execute on function iam.principals_changed() to aigw_internal;
 
 create policy "internal functions see one team's entries at a time" on cache.semantic_entries
     for all to aigw_internal
@@ -38,8 +39,8 @@ create function api.set_cache_policy(
     p_mode text,
     p_scope text default 'team',
     p_ttl_s integer default 3600,
-    p_semantic_threshold real default 0.9,
-    p_semantic_max_temperature real default 1.0,
+    p_semantic_threshold double precision default 0.9,
+    p_semantic_max_temperature double precision default 1.0,
     p_semantic_tool_turns boolean default false
 ) returns void
 language plpgsql volatile security definer
@@ -76,7 +77,7 @@ begin
     perform iam.principals_changed();
 end
 $$;
-comment on function api.set_cache_policy(text, text, text, integer, real, real, boolean) is
+comment on function api.set_cache_policy(text, text, text, integer, double precision, double precision, boolean) is
     'Set a team''s response cache: mode off | exact | semantic, scope team | user | key (who '
     'shares entries), TTL in seconds, semantic similarity threshold, the highest temperature '
     'answered semantically, and whether tool-call turns may be (area owners, platform admins).';
@@ -133,7 +134,9 @@ declare
     v_team uuid;
     v_deleted bigint;
 begin
-    perform iam.require_authenticated();
+    if not iam.is_authenticated() then
+        raise exception 'no authenticated principal' using errcode = 'AIG01';
+    end if;
     select t.id into v_team from iam.teams t
      where t.name = p_team and t.id = any (iam.readable_team_ids());
     if v_team is null then
@@ -160,7 +163,7 @@ comment on function api.purge_cache(text) is
 
 create function api.semantic_cache_lookup(
     p_team_id uuid, p_scope text, p_wire text, p_model text, p_embedder text,
-    p_context_hash bytea, p_guard_hash bytea, p_embedding real[], p_threshold real
+    p_context_hash bytea, p_guard_hash bytea, p_embedding real[], p_threshold double precision
 ) returns table (entry_id uuid, similarity real, response jsonb, input_tokens integer,
                  output_tokens integer, cost_usd numeric)
 language plpgsql volatile security definer
@@ -190,7 +193,7 @@ begin
         where n.similarity >= p_threshold;
 end
 $$;
-comment on function api.semantic_cache_lookup(uuid, text, text, text, text, bytea, bytea, real[], real) is
+comment on function api.semantic_cache_lookup(uuid, text, text, text, text, bytea, bytea, real[], double precision) is
     'The gateway''s semantic lookup: the nearest live entry of one tenant scope with the same '
     'context and meaning signature, when its cosine similarity reaches p_threshold.';
 
