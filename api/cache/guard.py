@@ -48,17 +48,23 @@ SEASONS = {"spring", "summer", "autumn", "fall", "winter", "christmas", "easter"
 # Words that place a question in time on their own.
 TIME_WORDS = {
     "today": "today", "tonight": "today", "yesterday": "yesterday", "tomorrow": "tomorrow",
-    "now": "now", "currently": "now", "current": "now", "presently": "now",
+    "now": "now", "currently": "now", "presently": "now",
     "ago": "ago", "recent": "recent", "recently": "recent", "latest": "latest",
     "earliest": "earliest", "upcoming": "next", "future": "future", "historical": "past",
     "historically": "past", "ytd": "ytd", "mtd": "mtd", "qtd": "qtd",
-    "daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
-    "yearly": "year", "annual": "year", "annually": "year", "hourly": "hour",
+}  # fmt: skip
+# Periodic words name the same unit as their noun: "nightly" is "every night".
+PERIODIC = {
+    "daily": "day", "nightly": "night", "weekly": "week", "monthly": "month",
+    "quarterly": "quarter", "yearly": "year", "annual": "year", "annually": "year",
+    "hourly": "hour",
 }  # fmt: skip
 # Deictic words become part of the signature together with the time unit they scope:
-# "this quarter" -> this:quarter, "the last 3 months" -> last:month.
+# "this quarter" -> this:quarter, "the last 3 months" -> last:month. Without a time unit,
+# "this" (and "following", as in "the following text") says nothing; the others still
+# pick a different thing: "the current version" is not "the previous version".
 DEICTIC = {
-    "this": "this", "these": "this", "current": "this", "last": "last", "past": "last",
+    "this": "this", "these": "this", "current": "now", "last": "last", "past": "last",
     "previous": "last", "prior": "last", "preceding": "last", "next": "next",
     "coming": "next", "following": "next", "upcoming": "next",
 }  # fmt: skip
@@ -69,7 +75,8 @@ TIME_UNITS = {
 }  # fmt: skip
 
 NEGATION = {
-    "not": "not", "no": "not", "never": "not", "cannot": "not", "cant": "not",
+    "not": "not", "no": "not", "never": "not", "all": "all", "entire": "all",
+    "whole": "all", "recursively": "all", "recursive": "all", "cannot": "not", "cant": "not",
     "without": "without", "nothing": "not", "nobody": "not", "neither": "not",
     "nor": "not", "except": "except", "excluding": "except", "exclude": "except",
     "excludes": "except", "excluded": "except", "ignore": "except", "ignoring": "except",
@@ -80,7 +87,6 @@ NEGATION = {
 TENSE = {
     "will": "future", "shall": "future", "gonna": "future", "going": "future",
     "was": "past", "were": "past", "did": "past", "had": "past", "been": "perfect",
-    "would": "conditional", "should": "ought", "must": "ought",
 }  # fmt: skip
 
 # Words whose opposite gives the opposite answer; each maps to a class so that inflections
@@ -110,7 +116,14 @@ DIRECTION = {
     "accept": "accept", "reject": "reject", "approve": "accept", "win": "win", "lose": "lose",
     "profit": "profit", "loss": "loss", "gain": "profit", "input": "input", "output": "output",
     "inbound": "in", "outbound": "out", "from": "from", "into": "to", "to": "to",
-    "between": "between", "vs": "versus", "versus": "versus", "compare": "versus",
+    # comparing, however phrased
+    "between": "compare", "vs": "compare", "versus": "compare", "compare": "compare",
+    "difference": "compare", "differences": "compare", "different": "compare",
+    "differ": "compare", "comparison": "compare",
+    # particles that reverse a verb: zoom in/out, round up/down, log in/off
+    "up": "up", "down": "down", "out": "out", "off": "off",
+    "include": "include", "includes": "include", "including": "include",
+    "contain": "include", "contains": "include", "containing": "include",
     "left": "left", "right": "right", "north": "north", "south": "south", "east": "east",
     "west": "west", "positive": "positive", "negative": "negative", "true": "true",
     "false": "false", "yes": "yes", "pros": "pros", "cons": "cons", "advantages": "pros",
@@ -119,9 +132,20 @@ DIRECTION = {
     "formal": "formal", "informal": "informal", "casual": "informal", "short": "short",
     "long": "long", "simple": "simple", "detailed": "detailed", "brief": "short",
 }  # fmt: skip
-# "to"/"from" only matter around the entities they order ("English to French"): they are
-# kept only when an entity follows them.
+# "to"/"from" only matter where something is converted or moved ("English to French",
+# "a timestamp to a date"); there, the words on each side of them are part of the
+# signature.
 ORDER_WORDS = {"to", "from", "into"}
+CONVERSION_VERBS = {
+    "convert", "converting", "conversion", "translate", "translating", "translation",
+    "transform", "migrate", "migrating", "migration", "move", "moving", "map", "mapping",
+    "cast", "port", "transfer", "copy", "sync", "exchange", "compile", "upgrade",
+    "downgrade", "redirect", "forward", "import", "export",
+}  # fmt: skip
+FUNCTION_WORDS = {
+    "a", "an", "the", "my", "our", "your", "his", "her", "its", "their", "this", "that",
+    "these", "those", "some", "of", "all", "each", "every", "any", "me", "us", "it", "them",
+}  # fmt: skip
 
 UNITS = {
     "celsius": "celsius", "c": None, "fahrenheit": "fahrenheit", "kelvin": "kelvin",
@@ -138,6 +162,11 @@ UNITS = {
     "minutes": "min", "mins": "min", "hours": "h", "hrs": "h", "days": "d", "weeks": "w",
     "months": "mo", "years": "y", "bytes": "b", "kb": "kb", "mb": "mb", "gb": "gb",
     "tb": "tb", "kib": "kb", "mib": "mb", "gib": "gb", "tib": "tb", "utc": "utc",
+    "kilobyte": "kb", "kilobytes": "kb", "megabyte": "mb", "megabytes": "mb",
+    "gigabyte": "gb", "gigabytes": "gb", "terabyte": "tb", "terabytes": "tb", "byte": "b",
+    "bit": "bit", "bits": "bit", "kilobit": "kbit", "kilobits": "kbit", "megabit": "mbit",
+    "megabits": "mbit", "gigabit": "gbit", "gigabits": "gbit", "kbps": "kbps", "mbps": "mbps",
+    "gbps": "gbps", "points": "points", "bps": "bps", "pp": "points", "basis": "basis",
     "pst": "pst", "est": "est", "cet": "cet", "gmt": "utc",
 }  # fmt: skip
 
@@ -178,7 +207,9 @@ NOT_NAMES = {  # capitalised for emphasis or convention, not names
 }  # fmt: skip
 
 _TOKEN = re.compile(
-    r"""("[^"\n]{1,200}"|'[^'\n]{2,200}'|`[^`\n]{1,200}`)"""  # quoted text, code spans
+    # Double-quoted text is a literal (what to translate, search for, reply to); quotes and
+    # backticks around code are only emphasis, so their words are read like the rest.
+    r"""("[^"\n]{1,200}"|“[^”\n]{1,200}”)"""
     r"""|(\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th|k|m|b|x|s)?)"""  # numbers, dates, versions
     r"""|([\w$€£%#+]+(?:[.'’_/][\w$€£%#+]+)*)""",  # words, identifiers, file names
     re.UNICODE,
@@ -205,22 +236,24 @@ def _is_name(raw: str, at_sentence_start: bool) -> bool:
 
 
 def signature(text: str) -> tuple[str, ...]:
-    """The normalised meaning-bearing tokens of `text`: a sorted multiset of numbers,
-    dates, time scope, negation, tense, direction and units, then names in the order they
-    appear (order matters for names: "English to French" is not "French to English")."""
+    """The normalised meaning-bearing tokens of `text`, sorted: numbers, dates,
+    time scope, negation and quantifiers, tense, direction, units, quoted literals, names,
+    and — where something is converted or moved — which side of "to"/"from" each word is on
+    ("a timestamp to a date" is not "a date to a timestamp")."""
     terms: list[str] = []
-    names: list[str] = []
+    names: set[str] = set()
     matches = list(_TOKEN.finditer(text))
-    previous_end = 0
     words = [m.group(0) for m in matches]
-    lowered = [w.lower().replace("’", "'") for w in words]
+    lowered = [_plain(w) for w in words]
+    converting = any(w in CONVERSION_VERBS for w in lowered)
+    previous_end = 0
     for i, m in enumerate(matches):
         quoted, number, word = m.groups()
         # A capital after a sentence end is grammar, not a name.
         at_start = i == 0 or bool(_SENTENCE_END.search(text[previous_end : m.start()]))
         previous_end = m.end()
         if quoted:
-            terms.append("quote:" + quoted[1:-1].strip().lower())
+            terms.append("quote:" + " ".join(quoted[1:-1].lower().split()))
             continue
         if number:
             terms.append("num:" + _normalise_number(number.lower()))
@@ -228,18 +261,15 @@ def signature(text: str) -> tuple[str, ...]:
         lower = lowered[i]
         if lower.endswith("n't") or lower in ("cannot", "cant", "wont", "dont", "isnt"):
             terms.append("neg:not")
-            lower = lower[:-3] if lower.endswith("n't") else lower
-            if lower in ("wo", "will", "wont"):
+            stem = lower[:-3] if lower.endswith("n't") else lower
+            if stem in ("wo", "will", "wont"):
                 terms.append("tense:future")
-            elif lower in ("did", "was", "were", "had", "could", "would"):
-                terms.append("tense:past" if lower != "would" else "tense:conditional")
+            elif stem in ("did", "was", "were", "had"):
+                terms.append("tense:past")
             continue
         if lower.endswith("'ll"):
             terms.append("tense:future")
-            lower = lower[:-3]
-        if lower.endswith("'d"):
-            terms.append("tense:conditional")
-            lower = lower[:-2]
+            continue
         if _QUARTER.match(lower):
             terms.append("date:" + lower)
             continue
@@ -247,16 +277,21 @@ def signature(text: str) -> tuple[str, ...]:
             unit = _time_unit_after(lowered, i)
             if unit:
                 terms.append(f"scope:{DEICTIC[lower]}:{unit}")
-            if lower not in ("last",):  # "last" is also an ordinal ("the last element")
-                continue
-        if lower in TIME_UNITS or lower.rstrip("s") in TIME_UNITS:
-            terms.append("unit:" + lower.rstrip("s"))
+            elif DEICTIC[lower] != "this" and lower != "following":
+                terms.append("deixis:" + DEICTIC[lower])
+            continue
+        if lower in PERIODIC:
+            terms.append("unit:" + PERIODIC[lower])
+            continue
+        if lower in TIME_UNITS or lower.removesuffix("s") in TIME_UNITS:
+            terms.append("unit:" + lower.removesuffix("s"))
+            continue
         # "may" and "mar" are months only when capitalised
         if lower in MONTHS and (lower not in ("may", "mar") or word[:1].isupper()):
             terms.append("date:" + MONTHS[lower])
             continue
         if lower in WEEKDAYS or lower in SEASONS:
-            terms.append("date:" + lower.rstrip("s"))
+            terms.append("date:" + lower.removesuffix("s"))
             continue
         if lower in TIME_WORDS:
             terms.append("time:" + TIME_WORDS[lower])
@@ -276,9 +311,14 @@ def signature(text: str) -> tuple[str, ...]:
             terms.append("unit:" + UNITS[lower])
             continue
         if lower in ORDER_WORDS:
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            if nxt and _is_name(nxt, False):
-                names.append("order:" + DIRECTION[lower])
+            between_names = 0 < i < len(words) - 1 and all(
+                _is_name(w, False) for w in (words[i - 1], words[i + 1])
+            )
+            if converting or between_names:  # "a timestamp to a date", "English to French"
+                before, after = _content_word(lowered, i, -1), _content_word(lowered, i, 1)
+                terms.append(
+                    f"order:{before}>{after}" if lower != "from" else f"order:{after}>{before}"
+                )
             continue
         if lower in DIRECTION:
             terms.append("dir:" + DIRECTION[lower])
@@ -288,8 +328,29 @@ def signature(text: str) -> tuple[str, ...]:
             terms.append("dir:" + DIRECTION[stem])
             continue
         if _is_name(word, at_start):
-            names.append("name:" + lower)
-    return tuple(sorted(terms)) + tuple(names)
+            names.add("name:" + lower)
+    # A multiset: "before ... or after ... risks of before" is not "... risks of after".
+    # Names count once ("Docker image and Docker container"), as does comparing, which
+    # English says twice ("the difference between").
+    compare = terms.count("dir:compare")
+    terms = [t for t in terms if t != "dir:compare"] + ["dir:compare"] * min(compare, 1)
+    return tuple(sorted(terms)) + tuple(sorted(names))
+
+
+def _plain(word: str) -> str:
+    """Lower case, one kind of apostrophe, no possessive ("Friday's" is about Friday)."""
+    return word.lower().replace("’", "'").removesuffix("'s")
+
+
+def _content_word(lowered: list[str], i: int, step: int) -> str:
+    """The nearest word before (step -1) or after (step 1) position i that is not an
+    article or a determiner; "" at the edge."""
+    j = i + step
+    while 0 <= j < len(lowered):
+        if lowered[j] not in FUNCTION_WORDS:
+            return _stem(lowered[j]).removesuffix("s")
+        j += step
+    return ""
 
 
 def _time_unit_after(lowered: list[str], i: int) -> str | None:
