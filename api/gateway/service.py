@@ -444,7 +444,7 @@ class Gateway:
         )
         if admission.cache is not None:
             self.cache.store(admission.cache, data, usage)
-        return JSONResponse(data, headers=admission.rate_headers)
+        return JSONResponse(data, headers=with_timing(admission))
 
     def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
         """A cache hit, whole or as an event stream in the caller's dialect."""
@@ -457,7 +457,7 @@ class Gateway:
         answer["model"] = admission.model
         self.finish(admission, status=200)
         if not admission.stream:
-            return JSONResponse(answer, headers=admission.rate_headers)
+            return JSONResponse(answer, headers=with_timing(admission))
         if admission.wire == "openai":
             events = replay.openai_events(answer, include_usage)
         else:
@@ -494,6 +494,13 @@ class Gateway:
                 error.status, message, "invalid_request_error", "invalid_request_error"
             )
         return errors.upstream_failed(error.status, error.kind)
+
+
+def with_timing(admission: Admission) -> dict[str, str]:
+    """The response headers, with the time the gateway took so far (Server-Timing, which
+    browsers' and load tools' timings show) — for a whole answer, everything but sending."""
+    elapsed_ms = (time.perf_counter() - admission.started) * 1000
+    return {**admission.rate_headers, "server-timing": f"aigw;dur={elapsed_ms:.3f}"}
 
 
 def feed(collector, data: dict):
