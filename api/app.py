@@ -111,6 +111,7 @@ def create_app(
 
     app.include_router(openai_api.router)
     app.include_router(anthropic_api.router)
+    app.add_middleware(CacheStatusHeader)
 
     @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
     async def healthz(request: Request) -> JSONResponse:
@@ -126,6 +127,31 @@ def create_app(
         )
 
     return app
+
+
+CACHED_PATHS = frozenset({"/v1/chat/completions", "/anthropic/v1/messages"})
+
+
+class CacheStatusHeader:
+    """Every answer of a cacheable endpoint says what the cache did: the gateway sets
+    x-aigw-cache once it has decided; an error before that (a bad key, a bad body)
+    never reached the cache, so it says `bypass`. Plain ASGI: no body buffering."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] not in CACHED_PATHS:
+            return await self.app(scope, receive, send)
+
+        async def send_with_status(message):
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                if not any(name == b"x-aigw-cache" for name, _ in headers):
+                    message["headers"] = [*headers, (b"x-aigw-cache", b"bypass")]
+            await send(message)
+
+        await self.app(scope, receive, send_with_status)
 
 
 async def _check(awaitable) -> str:

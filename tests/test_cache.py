@@ -356,3 +356,34 @@ def test_an_unreachable_cache_is_a_miss_not_an_error(gateway, caplog):
     assert upstream_calls(gateway) == 3
     warnings = [r for r in caplog.records if "redis unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per outage, not per request
+
+
+def test_errors_say_bypass_too(gateway):
+    response = chat(gateway, QUESTION, key="sk-aigw-wrong")
+    assert response.status_code == 401
+    assert response.headers["x-aigw-cache"] == "bypass"
+    bad = httpx.post(
+        f"{gateway.url}/anthropic/v1/messages",
+        json={"model": "claude-sonnet-4-6", "messages": []},
+        headers={"x-api-key": gateway.key},
+    )
+    assert bad.status_code == 400 and bad.headers["x-aigw-cache"] == "bypass"
+
+
+async def test_the_provider_embedder_goes_through_the_router(mock_upstream):
+    from api.cache.embedder import DIMENSIONS, ProviderEmbedder
+    from api.gateway.config import load_config
+    from api.gateway.upstream import Upstream
+
+    mock_url, state = mock_upstream
+    config = load_config(env={}, mock_provider_url=mock_url)
+    async with httpx.AsyncClient() as http:
+        embedder = ProviderEmbedder("gpt-4o", Upstream(config, http))
+        first = await embedder.embed("Summarise this quarter.")
+        again = await embedder.embed("Summarise this quarter.")
+        other = await embedder.embed("Something else entirely.")
+    assert len(first) == DIMENSIONS
+    assert sum(x * x for x in first) == pytest.approx(1, abs=1e-5)
+    assert first == again != other
+    assert embedder.name == "provider:gpt-4o"
+    assert state.by_path.get("/embeddings", 0) + state.by_path.get("/v1/embeddings", 0) == 3
