@@ -86,6 +86,16 @@ async def world(module_db) -> World:
 
     for key_id, key_name in operator_call(op, "select id, name from api.list_keys()"):
         w.keys[key_name] = key_id
+    # Every team has used the response cache today.
+    stats = [
+        {"team_id": str(team_id), "day": "today", "status": "miss", "count": 1}
+        for (team_id,) in operator_call(op, "select id from iam.teams")
+    ]
+    operator_call(
+        op,
+        "select api.record_cache_stats(replace(%s, '\"today\"', to_json(current_date)::text)::jsonb)",
+        (json.dumps(stats),),
+    )
     return w
 
 
@@ -152,6 +162,22 @@ READS = {
         "tadmin_n1": {"ci-bot"},
     },
     "select team from api.list_team_policies()": {
+        "admin": ALL_TEAMS,
+        "owner_north": {"n1", "n2"},
+        "tadmin_n1": {"n1"},
+        "dev_n1": {"n1"},
+        "dev_s1": {"s1"},
+        "viewer_n1": {"n1"},
+    },
+    "select team from api.list_cache_policies()": {
+        "admin": ALL_TEAMS,
+        "owner_north": {"n1", "n2"},
+        "tadmin_n1": {"n1"},
+        "dev_n1": {"n1"},
+        "dev_s1": {"s1"},
+        "viewer_n1": {"n1"},
+    },
+    "select team from api.cache_stats()": {
         "admin": ALL_TEAMS,
         "owner_north": {"n1", "n2"},
         "tadmin_n1": {"n1"},
@@ -237,6 +263,10 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
     "set s1's policy": (q("select api.set_team_policy('s1', null, 60, null)"), {"admin"}),
     "set n1's budget": (q("select api.set_budget('n1', 'day', 5)"), N1_MANAGERS),
     "set s1's budget": (q("select api.set_budget('s1', 'day', 5)"), {"admin"}),
+    "set n1's cache policy": (q("select api.set_cache_policy('n1', 'semantic')"), NORTH_WRITERS),
+    "set s1's cache policy": (q("select api.set_cache_policy('s1', 'exact')"), {"admin"}),
+    "purge n1's cache": (q("select api.purge_cache('n1')"), N1_MANAGERS),
+    "purge s1's cache": (q("select api.purge_cache('s1')"), {"admin"}),
     "create a service account in n1": (
         q("select api.create_service_account('n1', 'deploy-bot')"),
         N1_MANAGERS,
