@@ -63,12 +63,12 @@ create table cache.semantic_entries (
     created_at     timestamptz not null default now(),
     expires_at     timestamptz not null
 );
--- The lookup narrows by btree to one tenant scope, context and signature, then orders by
--- distance; the HNSW index serves scopes too large to scan (iterative scans, pgvector 0.8).
+-- The lookup narrows by btree to one tenant scope, context and signature (newest first),
+-- then orders by exact distance (see api.semantic_cache_lookup). No HNSW index: with the
+-- tenant filter, HNSW's post-filtering was 200 times slower at 100k entries, for the same
+-- recall (tests/perf/bench_cache.py builds one to show it).
 create index semantic_entries_scope_idx on cache.semantic_entries
-    (team_id, context_hash, guard_hash, scope, model, wire, embedder);
-create index semantic_entries_embedding_idx on cache.semantic_entries
-    using hnsw (embedding extensions.vector_cosine_ops);
+    (team_id, context_hash, guard_hash, scope, model, wire, embedder, created_at);
 create index semantic_entries_expires_idx on cache.semantic_entries (expires_at);
 
 create table cache.team_daily_stats (
