@@ -8,6 +8,7 @@ and the Redis client.
 import asyncio
 import os
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,9 +19,10 @@ from fastapi.responses import JSONResponse
 from api import errors
 from api.cache import embedder as embedders
 from api.cache.store import ResponseCache
-from api.embedded import app_url_from_admin
+from api.embedded import app_url_from_admin, default_data_dir
+from api.events.writer import EventWriter
 from api.gateway import anthropic_api, openai_api, translate
-from api.gateway.accounting import EventSink, MemorySink
+from api.gateway.accounting import EventSink
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
@@ -40,12 +42,17 @@ def create_app(
     events: EventSink | None = None,
     token_settings: TokenSettings | None = None,
     cache_embedder: str | None = None,
+    spool_dir: Path | None = None,
 ) -> FastAPI:
     """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
-    (or AIGW_CONFIG); `events` to an in-memory sink; `cache_embedder` to
-    AIGW_CACHE_EMBEDDER or the local model."""
+    (or AIGW_CONFIG); `events` to the durable writer into events.requests (spooling in
+    `spool_dir`, default AIGW_SPOOL_DIR or the user data directory's spool/);
+    `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model."""
     config = gateway_config or load_config()
-    sink = events or MemorySink()
+    if events is None:
+        spool = spool_dir or load().spool_dir or default_data_dir() / "spool"
+        events = EventWriter(app_database_url, spool)
+    sink = events
     embedder_setting = (
         cache_embedder if cache_embedder is not None else os.environ.get("AIGW_CACHE_EMBEDDER", "")
     )
@@ -53,6 +60,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=20)
+        if isinstance(sink, EventWriter):
+            await sink.start()
         app.state.redis = redis.from_url(redis_url)
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
@@ -87,6 +96,8 @@ def create_app(
         finally:
             await app.state.gateway.drain()
             await cache.stop()
+            if isinstance(sink, EventWriter):
+                await sink.stop()
             await authenticator.stop()
             await http.aclose()
             await asyncio.gather(warm, return_exceptions=True)

@@ -278,6 +278,7 @@ def up(
                     redis_url,
                     gateway_config=gateway_config,
                     token_settings=settings.token_settings(),
+                    spool_dir=settings.spool_dir or embedded_dir / "spool",
                 ),
                 host=host,
                 port=port,

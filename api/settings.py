@@ -5,6 +5,7 @@ PostgreSQL, embedded Redis). With AIGW_ENV=cloud a missing required setting is a
 error instead of a silent default.
 """
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     # The services' connection (login role aigw_app). Derived from DATABASE_URL locally.
     app_database_url: str | None = Field(default=None, alias="AIGW_APP_DATABASE_URL")
     redis_url: str | None = None
+    # where request events wait while the database is unreachable (default: the user
+    # data directory's spool/)
+    spool_dir: Path | None = Field(default=None, alias="AIGW_SPOOL_DIR")
     secret_key: str | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None

@@ -38,6 +38,18 @@ def _docker_answers() -> bool:
     return True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def spool_dir(tmp_path_factory) -> Iterator[None]:
+    """Events that wait for the database wait here, not in the user's data directory."""
+    previous = os.environ.get("AIGW_SPOOL_DIR")
+    os.environ["AIGW_SPOOL_DIR"] = str(tmp_path_factory.mktemp("spool"))
+    yield
+    if previous is None:
+        os.environ.pop("AIGW_SPOOL_DIR", None)
+    else:
+        os.environ["AIGW_SPOOL_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory) -> Iterator[str]:
     """A superuser URL on the maintenance database of the server under test."""

@@ -1,9 +1,9 @@
 """The accounting hook: one event per request, rejected ones included.
 
-The gateway hands each event to an `EventSink` and never waits on it. The durable,
-batched event log is a sink of its own; until it is configured, events are kept in a
-bounded in-memory ring (for /metrics-style inspection and tests) and summarised in the
-log — never with a key or a prompt in it.
+The gateway hands each event to an `EventSink` and never waits on it. In service that is
+the durable, batched writer into events.requests (api/events/writer.py); `MemorySink`
+keeps the last events in memory, for tests and inspection — never with a key or a prompt
+in it.
 """
 
 import logging
@@ -55,7 +55,7 @@ class EventSink(Protocol):
 
 
 class MemorySink:
-    """Keeps the last `size` events; the default until the durable event log is wired."""
+    """Keeps the last `size` events in memory."""
 
     def __init__(self, size: int = 10_000):
         self.events: deque[RequestEvent] = deque(maxlen=size)

@@ -1,0 +1,241 @@
+"""The durable event writer: every request's event reaches events.requests exactly once.
+
+The gateway hands events over with `emit`, which only appends to a queue: the response
+never waits on the database. A background task sends the queue in batches (COPY into
+api.request_event_intake, one round trip per batch) every FLUSH_INTERVAL_S, or sooner when
+BATCH_SIZE events are waiting.
+
+When PostgreSQL cannot be reached the events wait: in memory up to MEMORY_LIMIT, then in
+an append-only spool file (JSON Lines, bounded by SPOOL_LIMIT_BYTES) in `spool_dir`.
+They are sent, oldest first, once the database answers again; at shutdown whatever could
+not be sent is written to the spool and sent by the next start. A batch whose
+acknowledgement was lost is sent again, and the intake's trigger skips request ids it
+already holds: nothing is lost, nothing is counted twice. Only when the spool itself is
+full are events dropped, and that is logged with how many.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from api.gateway.accounting import RequestEvent
+
+log = logging.getLogger("aigw.events")
+
+BATCH_SIZE = 500
+FLUSH_INTERVAL_S = 0.2
+RETRY_INTERVAL_S = 1.0
+MEMORY_LIMIT = 50_000
+SPOOL_LIMIT_BYTES = 128 * 1024 * 1024
+SPOOL_FILE = "events.jsonl"
+
+COLUMNS = [f.name for f in fields(RequestEvent) if f.name != "extra"]
+UUID_COLUMNS = {"key_id", "team_id", "owner_user_id", "service_account_id"}
+
+
+def record(event: dict) -> tuple:
+    """An event as a row of api.request_event_intake."""
+    row = []
+    for name in COLUMNS:
+        value = event.get(name)
+        if name == "started_at":
+            value = datetime.fromtimestamp(value, UTC)
+        elif name in UUID_COLUMNS and value is not None:
+            value = str(value)
+        row.append(value)
+    return tuple(row)
+
+
+def unreachable(exc: asyncpg.PostgresError) -> bool:
+    """Errors that say the database cannot take anything now (connection, shutdown,
+    resources), as opposed to refusing this batch."""
+    state = exc.sqlstate or ""
+    return state[:2] in ("08", "53", "57", "58") or isinstance(
+        exc, asyncpg.exceptions.CannotConnectNowError
+    )
+
+
+class EventWriter:
+    def __init__(self, app_url: str, spool_dir: Path):
+        self.app_url = app_url
+        self.spool = Path(spool_dir) / SPOOL_FILE
+        self.queue: deque[dict] = deque()
+        self.dropped = 0  # spool full
+        self.rejected = 0  # refused by the database (malformed)
+        self.written = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._down_since: float | None = None
+
+    # -- the gateway's side ------------------------------------------------------------
+
+    def emit(self, event: RequestEvent) -> None:
+        self.queue.append(asdict(event))
+        if len(self.queue) >= BATCH_SIZE:
+            self._wake.set()
+        if len(self.queue) > MEMORY_LIMIT:
+            self._overflow()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Send what is waiting; what cannot be sent in time goes to the spool."""
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        deadline = time.monotonic() + timeout_s
+        while (self.queue or self._spooled()) and time.monotonic() < deadline:
+            if not await self._send_once():
+                break
+        if self.queue:
+            self._overflow(everything=True)
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def flush(self) -> None:
+        """Send everything waiting now (tests, shutdown); raises nothing."""
+        while self.queue or self._spooled():
+            if not await self._send_once():
+                return
+
+    # -- the writer's side -------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
+            self._wake.clear()
+            while self.queue or self._spooled():
+                if not await self._send_once():
+                    await asyncio.sleep(RETRY_INTERVAL_S)
+                    break
+
+    async def _send_once(self) -> bool:
+        """Send one batch, spooled events first; False when the database is away."""
+        from_spool = self._spooled()
+        batch = (
+            self._read_spool()
+            if from_spool
+            else [self.queue[i] for i in range(min(BATCH_SIZE, len(self.queue)))]
+        )
+        if not batch:
+            return True
+        try:
+            conn = await self._connection()
+            await conn.copy_records_to_table(
+                "request_event_intake",
+                schema_name="api",
+                columns=COLUMNS,
+                records=[record(e) for e in batch],
+            )
+        except asyncpg.PostgresError as exc:
+            if not unreachable(exc):
+                # The database refused the batch itself: send row by row, keep the rest.
+                await self._send_singly(batch)
+                self._sent(batch, from_spool)
+                return True
+            await self._lost(exc)
+            return False
+        except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            await self._lost(exc)
+            return False
+        self._sent(batch, from_spool)
+        return True
+
+    def _sent(self, batch: list[dict], from_spool: bool) -> None:
+        if from_spool:
+            self.spool.unlink(missing_ok=True)
+        else:
+            for _ in batch:
+                self.queue.popleft()
+        self.written += len(batch)
+        if self._down_since is not None:
+            log.warning(
+                "events: database back after %.0f s; the waiting events are being sent",
+                time.monotonic() - self._down_since,
+            )
+            self._down_since = None
+
+    async def _send_singly(self, batch: list[dict]) -> None:
+        conn = await self._connection()
+        for event in batch:
+            try:
+                await conn.copy_records_to_table(
+                    "request_event_intake",
+                    schema_name="api",
+                    columns=COLUMNS,
+                    records=[record(event)],
+                )
+            except asyncpg.PostgresError as exc:
+                self.rejected += 1
+                log.error(
+                    "events: %s refused by the database (%s)",
+                    event.get("request_id"),
+                    exc.sqlstate,
+                )
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.app_url, timeout=5)
+        return self._conn
+
+    async def _lost(self, exc: BaseException) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning(
+                "events: database unavailable (%s); events wait in memory, then in %s",
+                type(exc).__name__,
+                self.spool,
+            )
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
+
+    # -- the spool ---------------------------------------------------------------------
+
+    def _spooled(self) -> bool:
+        return self.spool.exists() and self.spool.stat().st_size > 0
+
+    def _read_spool(self) -> list[dict]:
+        """The whole spool as one batch (it is sent, then removed, as a unit)."""
+        events = []
+        for line in self.spool.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # a line cut by a crash mid-write
+                events.append(json.loads(line))
+        return events
+
+    def _overflow(self, everything: bool = False) -> None:
+        """Move the oldest events from memory to the spool file."""
+        keep = 0 if everything else MEMORY_LIMIT // 2
+        moving = [self.queue.popleft() for _ in range(max(0, len(self.queue) - keep))]
+        if not moving:
+            return
+        size = self.spool.stat().st_size if self.spool.exists() else 0
+        lines = [json.dumps(e, separators=(",", ":")) + "\n" for e in moving]
+        with self.spool.open("a") as f:
+            for line in lines:
+                if size + len(line) > SPOOL_LIMIT_BYTES:
+                    self.dropped += 1
+                    continue
+                f.write(line)
+                size += len(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if self.dropped:
+            log.error("events: spool full, %d events dropped so far", self.dropped)

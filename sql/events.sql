@@ -1,0 +1,87 @@
+-- Request events: written by the gateway's batched writer, read per team.
+--
+-- The services hold no table privilege. They COPY batches into the view
+-- api.request_event_intake (INSERT on that view is all they are granted); its INSTEAD OF
+-- trigger, owned by aigw_internal, prices each event from the pricing table and inserts
+-- it unless its request id is already recorded — a batch sent again after a lost
+-- acknowledgement changes nothing.
+
+set local role aigw_owner;
+
+grant usage on schema events to aigw_internal;
+-- (ON CONFLICT needs to read the conflicting key)
+grant insert, select (request_id) on events.requests to aigw_internal;
+
+create policy "internal functions record events" on events.requests
+    for insert to aigw_internal with check (true);
+-- ON CONFLICT checks the new row against select policies too (and reads only request_id)
+create policy "internal functions see which requests are recorded" on events.requests
+    for select to aigw_internal using (true);
+create policy "events are visible to whoever sees the team" on events.requests
+    for select to aigw_owner using (team_id = any ((select iam.readable_team_ids())::uuid[]));
+
+set local role aigw_internal;
+
+create function api.record_request_event() returns trigger
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    insert into events.requests (
+        request_id, started_at, endpoint, wire, status, key_id, team_id, owner_user_id,
+        service_account_id, model_requested, model_served, deployment, path, stream,
+        input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
+        upstream_latency_ms, upstream_attempts, error_type, session_id, tool_calls,
+        client_disconnected, cache, saved_input_tokens, saved_output_tokens)
+    values (
+        new.request_id, new.started_at, new.endpoint, new.wire, new.status, new.key_id,
+        new.team_id, new.owner_user_id, new.service_account_id, new.model_requested,
+        new.model_served, new.deployment, new.path, coalesce(new.stream, false),
+        coalesce(new.input_tokens, 0), coalesce(new.output_tokens, 0),
+        coalesce(new.cached_input_tokens, 0),
+        coalesce(new.cost_usd, policy.cost_usd(new.model_served, coalesce(new.input_tokens, 0),
+                                               coalesce(new.output_tokens, 0),
+                                               coalesce(new.cached_input_tokens, 0)), 0),
+        coalesce(new.latency_ms, 0), new.upstream_latency_ms,
+        coalesce(new.upstream_attempts, 0), new.error_type, new.session_id,
+        coalesce(new.tool_calls, 0), coalesce(new.client_disconnected, false), new.cache,
+        coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0))
+    on conflict (request_id) do nothing;
+    return null;
+end
+$$;
+comment on function api.record_request_event() is
+    'Trigger of api.request_event_intake: record one event, priced, once per request id.';
+grant execute on function api.record_request_event() to aigw_owner;
+
+set local role aigw_owner;
+
+create view api.request_event_intake as
+    select request_id, started_at, endpoint, wire, status, key_id, team_id, owner_user_id,
+           service_account_id, model_requested, model_served, deployment, path, stream,
+           input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
+           upstream_latency_ms, upstream_attempts, error_type, session_id, tool_calls,
+           client_disconnected, cache, saved_input_tokens, saved_output_tokens
+      from events.requests
+     where false;
+comment on view api.request_event_intake is
+    'Where the gateway COPYs its request events (insert only; see api.record_request_event).';
+create trigger record_request_event instead of insert on api.request_event_intake
+    for each row execute function api.record_request_event();
+grant insert on api.request_event_intake to aigw_service;
+
+create function api.list_request_events(
+    p_team text default null, p_since timestamptz default now() - interval '1 day',
+    p_limit integer default 100
+) returns setof events.requests
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select r.* from events.requests r
+     where r.started_at >= p_since
+       and (p_team is null or r.team_id = (select t.id from iam.teams t where t.name = p_team))
+     order by r.started_at desc
+     limit least(greatest(p_limit, 1), 10000)
+$$;
+comment on function api.list_request_events(text, timestamptz, integer) is
+    'The newest request events since p_since, of the teams the caller may see.';
