@@ -531,7 +531,8 @@ def cache_eval(
         typer.Option(
             "--pairs",
             help="JSON Lines of {a, b, label: paraphrase|different, kind}. "
-            "Default: the evaluation set shipped with aigw.",
+            "Default: the two evaluation sets shipped with aigw (the one the guard was "
+            "built with, and a held-out one).",
             exists=True,
             dir_okay=False,
         ),
@@ -545,13 +546,22 @@ def cache_eval(
     from api.cache import evaluate
     from api.cache.embedder import LocalEmbedder
 
-    pairs = evaluate.load_pairs(pairs_file or evaluate.DEFAULT_PAIRS)
     embedder = LocalEmbedder()
+    files = [pairs_file] if pairs_file else [evaluate.DEFAULT_PAIRS, evaluate.HOLDOUT_PAIRS]
+    for path in files:
+        evaluate_file(path, embedder, threshold)
+
+
+def evaluate_file(path: Path, embedder, threshold: float) -> None:
+    from api.cache import evaluate
+
+    pairs = evaluate.load_pairs(path)
     with console.status(f"Embedding {len(pairs)} pairs with {embedder.name}…"):
         scores = evaluate.score(pairs, embedder.embed_sync)
     positives = sum(p.paraphrase for p in pairs)
     console.print(
-        f"{len(pairs)} pairs: {positives} paraphrases, {len(pairs) - positives} hard negatives"
+        f"[bold]{path.name}[/]: {len(pairs)} pairs, {positives} paraphrases, "
+        f"{len(pairs) - positives} hard negatives"
     )
     table = Table(title="Semantic cache: threshold alone vs threshold + guard")
     for column in ("threshold", "hit rate", "false hits", "hit rate (guard)", "false hits (guard)"):
@@ -574,9 +584,9 @@ def cache_eval(
         + ", ".join(f"{k} {w}/{n}" for k, (w, n) in sorted(by_kind.items()))
     )
     print(
-        f"chosen setting: threshold {threshold:.2f} + guard: hit rate {chosen.hit_rate:.1%} "
+        f"{path.name}: threshold {threshold:.2f} + guard: hit rate {chosen.hit_rate:.1%} "
         f"({chosen.hits}/{chosen.positives}), false-hit rate {chosen.false_hit_rate:.1%} "
-        f"({chosen.false_hits}/{chosen.negatives})"
+        f"({chosen.false_hits}/{chosen.negatives})\n"
     )
 
 

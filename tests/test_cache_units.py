@@ -62,6 +62,19 @@ def test_the_evaluation_set_meets_the_targets_at_the_default_setting():
     assert plain.false_hit_rate > 0.25
 
 
+def test_the_held_out_set_gets_no_more_false_hits():
+    """The set written apart from the guard: its paraphrases are harder for the small
+    embedding model (fewer hits), but the guard must keep wrong answers as rare."""
+    pairs = evaluate.load_pairs(evaluate.HOLDOUT_PAIRS)
+    assert len(pairs) >= 200
+    scores = evaluate.score(pairs, LocalEmbedder().embed_sync)
+    threshold = CachePolicy().semantic_threshold
+    guarded = evaluate.outcome(pairs, scores, threshold, guarded=True)
+    plain = evaluate.outcome(pairs, scores, threshold, guarded=False)
+    assert guarded.false_hit_rate <= 0.01 < plain.false_hit_rate
+    assert guarded.hits > 0
+
+
 def test_the_local_embedder_is_unit_length_and_refuses_what_it_cannot_see():
     embedder = LocalEmbedder()
     vectors = embedder.embed_sync(["Summarise this quarter.", "Summarise this quarter."])

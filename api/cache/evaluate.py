@@ -21,6 +21,8 @@ import numpy as np
 from api.cache import guard
 
 DEFAULT_PAIRS = Path(__file__).with_name("semantic_cache_pairs.jsonl")
+# Written separately, without sight of the first set or of the guard: how it generalises.
+HOLDOUT_PAIRS = Path(__file__).with_name("semantic_cache_holdout.jsonl")
 THRESHOLDS = (0.80, 0.85, 0.88, 0.90, 0.92, 0.94, 0.96)
 
 

@@ -75,7 +75,8 @@ TIME_UNITS = {
 }  # fmt: skip
 
 NEGATION = {
-    "not": "not", "no": "not", "never": "not", "all": "all", "entire": "all",
+    "not": "not", "no": "not", "never": "not", "non": "not", "all": "all", "every": "all",
+    "each": "all", "entire": "all",
     "whole": "all", "recursively": "all", "recursive": "all", "cannot": "not", "cant": "not",
     "without": "without", "nothing": "not", "nobody": "not", "neither": "not",
     "nor": "not", "except": "except", "excluding": "except", "exclude": "except",
@@ -101,16 +102,16 @@ DIRECTION = {
     "lower": "down", "lowest": "min", "minimum": "min", "min": "min", "smallest": "min",
     "least": "min", "bottom": "min", "worst": "min", "shortest": "min", "newest": "min",
     "more": "more", "greater": "more", "larger": "more", "bigger": "more", "longer": "more",
-    "above": "more", "over": "more", "exceed": "more", "exceeds": "more", "after": "after",
+    "above": "more", "exceed": "more", "exceeds": "more", "after": "after",
     "less": "less", "fewer": "less", "smaller": "less", "shorter": "less", "below": "less",
-    "under": "less", "before": "before", "ascending": "asc", "asc": "asc",
+    "before": "before", "tallest": "max", "ascending": "asc", "asc": "asc",
     "descending": "desc", "desc": "desc", "reverse": "reverse", "reversed": "reverse",
     "last": "last", "final": "last", "start": "start", "begin": "start", "end": "end",
     "stop": "stop", "buy": "buy", "sell": "sell", "import": "import", "export": "export",
     "encrypt": "encrypt", "decrypt": "decrypt", "encode": "encode", "decode": "decode",
     "compress": "compress", "decompress": "decompress", "upload": "upload",
     "download": "download", "push": "push", "pull": "pull", "add": "add",
-    "remove": "remove", "delete": "remove", "drop": "remove", "create": "create",
+    "remove": "remove", "delete": "remove", "drop": "remove",
     "enable": "enable", "disable": "disable", "open": "open", "close": "close",
     "lock": "lock", "unlock": "unlock", "allow": "allow", "deny": "deny", "block": "deny",
     "accept": "accept", "reject": "reject", "approve": "accept", "win": "win", "lose": "lose",
@@ -210,11 +211,13 @@ _TOKEN = re.compile(
     # Double-quoted text is a literal (what to translate, search for, reply to); quotes and
     # backticks around code are only emphasis, so their words are read like the rest.
     r"""("[^"\n]{1,200}"|“[^”\n]{1,200}”)"""
-    r"""|(\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th|k|m|b|x|s)?)"""  # numbers, dates, versions
-    r"""|([\w$€£%#+]+(?:[.'’_/][\w$€£%#+]+)*)""",  # words, identifiers, file names
+    r"""|([$€£]?\d+(?:[.,:/-]\d+)*(?:st|nd|rd|th|k|m|b|x|s)?)"""  # numbers, dates, versions
+    r"""|([\w%#+]+(?:[.'’_/][\w%#+]+)*)""",  # words, identifiers, file names
     re.UNICODE,
 )
-_SENTENCE_END = re.compile(r"[.!?:;\n]")
+# What starts a sentence (or a quotation, where a capital is grammar too)
+_SENTENCE_END = re.compile(r"[.!?:;\n\"'“‘(]")
+CURRENCY = {"$": "usd", "€": "eur", "£": "gbp"}
 _QUARTER = re.compile(r"^(q[1-4]|h[12]|fy\d{2,4}|cy\d{2,4}|\d{4}q[1-4]|wk\d{1,2}|w\d{1,2})$")
 _CAMEL_OR_CODE = re.compile(r"[a-z][A-Z]|[_./\\]|\(\)|^[A-Z]{2,}\d*$|\d")
 
@@ -256,6 +259,9 @@ def signature(text: str) -> tuple[str, ...]:
             terms.append("quote:" + " ".join(quoted[1:-1].lower().split()))
             continue
         if number:
+            if number[0] in CURRENCY:
+                terms.append("unit:" + CURRENCY[number[0]])
+                number = number[1:]
             terms.append("num:" + _normalise_number(number.lower()))
             continue
         lower = lowered[i]
@@ -296,8 +302,9 @@ def signature(text: str) -> tuple[str, ...]:
         if lower in TIME_WORDS:
             terms.append("time:" + TIME_WORDS[lower])
             continue
-        if NUMBER_WORDS.get(lower):
-            terms.append("num:" + NUMBER_WORDS[lower])
+        number_word = NUMBER_WORDS.get(lower) or NUMBER_WORDS.get(lower.removesuffix("s"))
+        if number_word:  # "thousands" is "thousand"
+            terms.append("num:" + number_word)
             continue
         if lower in NEGATION:
             terms.append("neg:" + NEGATION[lower])
