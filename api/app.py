@@ -23,6 +23,7 @@ from api.embedded import app_url_from_admin, default_data_dir
 from api.events.writer import EventWriter
 from api.gateway import anthropic_api, openai_api, translate
 from api.gateway.accounting import EventSink
+from api.gateway.breaker import Breaker
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
@@ -32,6 +33,7 @@ from api.gateway.upstream import Upstream
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 
 HEALTH_TIMEOUT_SECONDS = 2.0
+REDIS_TIMEOUT_S = 0.5
 
 
 def create_app(
@@ -62,7 +64,11 @@ def create_app(
         app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=20)
         if isinstance(sink, EventWriter):
             await sink.start()
-        app.state.redis = redis.from_url(redis_url)
+        # Short timeouts: a Redis that hangs must not hold requests (see Breaker).
+        app.state.redis = redis.from_url(
+            redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        redis_breaker = Breaker("redis")
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
             timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
@@ -74,14 +80,14 @@ def create_app(
             registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
         upstream = Upstream(config, http)
         embedder = embedders.from_setting(embedder_setting, upstream)
-        cache = ResponseCache(app.state.redis, app.state.pool, embedder)
+        cache = ResponseCache(app.state.redis, app.state.pool, embedder, redis_breaker)
         await cache.start()
         app.state.gateway = Gateway(
             pool=app.state.pool,
             config=config,
             upstream=upstream,
             authenticator=authenticator,
-            limiter=RateLimiter(app.state.redis),
+            limiter=RateLimiter(app.state.redis, breaker=redis_breaker),
             events=sink,
             max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
             cache=cache,

@@ -31,6 +31,7 @@ from api.cache import guard
 from api.cache.embedder import Embedder, TooLong
 from api.cache.policy import CachePolicy
 from api.cache.requests import SemanticQuery, exact_key, scope_of, semantic_query
+from api.gateway.breaker import Breaker
 
 log = logging.getLogger("aigw.cache")
 
@@ -71,8 +72,15 @@ def client_directives(headers) -> set[str]:
 
 
 class ResponseCache:
-    def __init__(self, client: redis.Redis, pool: asyncpg.Pool, embedder: Embedder):
+    def __init__(
+        self,
+        client: redis.Redis,
+        pool: asyncpg.Pool,
+        embedder: Embedder,
+        breaker: Breaker | None = None,
+    ):
         self.redis = client
+        self.breaker = breaker or Breaker("redis")
         self.pool = pool
         self.embedder = embedder
         self._stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -133,8 +141,9 @@ class ResponseCache:
     async def lookup(self, plan: CachePlan) -> CachePlan:
         """Fill plan.status (and plan.entry on a hit)."""
         if plan.read:
-            plan.status = "miss"
+            # Without Redis the exact cache is bypassed; the semantic one may still answer.
             plan.entry = await self._get_exact(plan.exact_key)
+            plan.status = "miss" if self.breaker.available() else "bypass"
             if plan.entry is not None:
                 plan.status = "hit-exact"
             elif plan.semantic is not None:
@@ -144,12 +153,14 @@ class ResponseCache:
         return plan
 
     async def _get_exact(self, key: str) -> dict | None:
+        if not self.breaker.available():
+            return None
         try:
             raw = await self.redis.get(key)
         except (redis.RedisError, OSError) as exc:
-            self._trouble("redis", exc)
+            self.breaker.failed(exc)
             return None
-        self._recovered("redis")
+        self.breaker.succeeded()
         return json.loads(raw) if raw else None
 
     async def _embed(self, plan: CachePlan) -> list[float] | None:
@@ -210,10 +221,11 @@ class ResponseCache:
             "cached_input_tokens": usage.cached_input_tokens,
         }
         entry = {"response": response, "usage": tokens}
-        try:
-            await self.redis.set(plan.exact_key, json.dumps(entry), ex=plan.policy.ttl_s)
-        except (redis.RedisError, OSError) as exc:
-            self._trouble("redis", exc)
+        if self.breaker.available():
+            try:
+                await self.redis.set(plan.exact_key, json.dumps(entry), ex=plan.policy.ttl_s)
+            except (redis.RedisError, OSError) as exc:
+                self.breaker.failed(exc)
         if plan.semantic is None or (
             not plan.policy.semantic_tool_turns and answers_with_tools(response)
         ):

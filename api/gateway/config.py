@@ -53,6 +53,12 @@ class RouterSettings:
     cooldown_s: float = 30.0
     allowed_fails: int = 3
     timeout_s: float = 600.0
+    # Retry throttling (gRPC's): a model group holds `retry_tokens` tokens; each failed
+    # attempt takes one, each success gives back `retry_token_ratio`; retries (and
+    # fallbacks) are made only while more than half remain. A provider storm then costs
+    # a handful of extra attempts, not (1 + num_retries) times the traffic.
+    retry_tokens: float = 10.0
+    retry_token_ratio: float = 0.1
     fallbacks: dict[str, list[str]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -145,6 +151,8 @@ def load_config(
         cooldown_s=float(rs.get("cooldown_time", 30)),
         allowed_fails=int(rs.get("allowed_fails", 3)),
         timeout_s=float(rs.get("timeout", 600)),
+        retry_tokens=float(rs.get("retry_budget_tokens", 10)),
+        retry_token_ratio=float(rs.get("retry_budget_ratio", 0.1)),
         fallbacks=fallbacks,
         aliases=dict(rs.get("model_group_alias") or {}),
     )

@@ -9,12 +9,19 @@ inside the window), which smooths the burst a fixed window allows at its boundar
 Tokens are charged twice: an estimate of the prompt at admission (the output is not
 known yet), then the difference to the real total when the response is complete
 (`settle_tokens`).
+
+When Redis cannot be reached, each process enforces its share of every limit by itself
+(the limit divided by the number of gateway processes, AIGW_PROCESSES): the fleet as a
+whole stays near the limit, and requests keep being served.
 """
 
+import os
 import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as redis
+
+from api.gateway.breaker import Breaker
 
 WINDOW_MS = 60_000
 
@@ -87,6 +94,7 @@ class Decision:
     # The token counters charged at admission, to settle against real usage.
     token_keys: list[str] = field(default_factory=list)
     tokens_charged: int = 0
+    local: bool = False  # decided in process memory, Redis being away
 
     def headers(self) -> dict[str, str]:
         out = {}
@@ -99,11 +107,55 @@ class Decision:
         return out
 
 
+class LocalWindows:
+    """The same sliding windows in process memory: the fallback while Redis is away."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def acquire(self, keys: list[str], args: list[int]) -> list[int]:
+        now, window, n = args[0], args[1], args[2]
+        if len(self.counts) > 100_000:
+            self.counts.clear()
+        weight = 1 - (now % window) / window
+        allowed, retry, remaining = 1, 0, []
+        for i in range(n):
+            limit, cost = args[1 + 2 * (i + 1)], args[2 + 2 * (i + 1)]
+            current = self.counts.get(keys[2 * i], 0)
+            used = int(self.counts.get(keys[2 * i + 1], 0) * weight) + current
+            if used + cost > limit:
+                allowed = 0
+                retry = -1 if cost > limit or retry < 0 else max(retry, window - now % window)
+                remaining.append(max(limit - used, 0))
+            else:
+                remaining.append(limit - used - cost)
+        if allowed:
+            for i in range(n):
+                cost = args[2 + 2 * (i + 1)]
+                self.counts[keys[2 * i]] = self.counts.get(keys[2 * i], 0) + cost
+        return [allowed, retry, *remaining]
+
+    def adjust(self, keys: list[str], delta: int) -> None:
+        for key in keys:
+            self.counts[key] = max(0, self.counts.get(key, 0) + delta)
+
+
 class RateLimiter:
-    def __init__(self, client: redis.Redis, *, prefix: str = "aigw:rl", window_ms: int = WINDOW_MS):
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "aigw:rl",
+        window_ms: int = WINDOW_MS,
+        breaker: Breaker | None = None,
+        processes: int | None = None,
+    ):
         self.client = client
         self.prefix = prefix
         self.window_ms = window_ms
+        self.breaker = breaker or Breaker("redis")
+        self.processes = processes or int(os.environ.get("AIGW_PROCESSES", "1"))
+        self.local = LocalWindows()
         self._acquire = client.register_script(_ACQUIRE)
         self._adjust = client.register_script(_ADJUST)
 
@@ -128,7 +180,22 @@ class RateLimiter:
         for limit in limits:
             keys.extend(self._keys(tag, limit, window))
             args.extend([limit.per_minute, 1 if limit.kind == "requests" else tokens])
-        allowed, retry_ms, *remaining = await self._acquire(keys=keys, args=args)
+        local = not self.breaker.available()
+        if not local:
+            try:
+                allowed, retry_ms, *remaining = await self._acquire(keys=keys, args=args)
+                self.breaker.succeeded()
+            except (redis.RedisError, OSError) as exc:
+                self.breaker.failed(exc)
+                local = True
+        if local:
+            limits = [
+                Limit(x.scope, x.subject, x.kind, max(1, x.per_minute // self.processes))
+                for x in limits
+            ]
+            for i, limit in enumerate(limits):
+                args[3 + 2 * i] = limit.per_minute
+            allowed, retry_ms, *remaining = self.local.acquire(keys, args)
 
         decision = Decision(allowed=bool(allowed))
         for limit, left in zip(limits, remaining, strict=True):
@@ -138,6 +205,7 @@ class RateLimiter:
             cost = 1 if limit.kind == "requests" else tokens
             if not decision.allowed and decision.refused_by is None and left < cost:
                 decision.refused_by = limit
+        decision.local = local
         if decision.allowed:
             decision.token_keys = [
                 self._keys(tag, limit, window)[0] for limit in limits if limit.kind == "tokens"
@@ -150,6 +218,13 @@ class RateLimiter:
     async def settle_tokens(self, decision: Decision, actual_tokens: int) -> None:
         """Replace the admission estimate by the real token count."""
         delta = actual_tokens - decision.tokens_charged
-        if decision.token_keys and delta:
+        if not (decision.token_keys and delta):
+            return
+        decision.tokens_charged = actual_tokens
+        if decision.local or not self.breaker.available():
+            self.local.adjust(decision.token_keys, delta)
+            return
+        try:
             await self._adjust(keys=decision.token_keys, args=[delta])
-            decision.tokens_charged = actual_tokens
+        except (redis.RedisError, OSError) as exc:
+            self.breaker.failed(exc)

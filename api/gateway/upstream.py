@@ -70,6 +70,7 @@ class Upstream:
         self.clock = clock
         self._failures: dict[str, int] = {}
         self._cooling_until: dict[str, float] = {}
+        self._retry_tokens: dict[str, float] = {}  # per model group
         self.attempts = 0  # every upstream attempt, for metrics and tests
 
     # -- deployment choice -------------------------------------------------------------
@@ -88,8 +89,18 @@ class Upstream:
             self._cooling_until[deployment.id] = self.clock() + self.config.settings.cooldown_s
             self._failures[deployment.id] = 0
 
-    def _succeeded(self, deployment: Deployment) -> None:
+    def _succeeded(self, deployment: Deployment, group: str) -> None:
         self._failures.pop(deployment.id, None)
+        settings = self.config.settings
+        tokens = self._retry_tokens.get(group, settings.retry_tokens)
+        self._retry_tokens[group] = min(settings.retry_tokens, tokens + settings.retry_token_ratio)
+
+    def _may_retry(self, group: str) -> bool:
+        """Take a token for a failed attempt; True while retries are still worth making."""
+        settings = self.config.settings
+        tokens = max(0.0, self._retry_tokens.get(group, settings.retry_tokens) - 1)
+        self._retry_tokens[group] = tokens
+        return tokens > settings.retry_tokens / 2
 
     def cooling_down(self) -> list[str]:
         now = self.clock()
@@ -117,11 +128,12 @@ class Upstream:
                 result = await attempt(deployment)
             except UpstreamError as error:
                 error.attempts = n + 1
-                if error.retryable:
-                    # Only the provider's own trouble counts toward a cooldown: a caller's
-                    # bad request (a 400) must not take a deployment away from everyone.
-                    self._failed(deployment)
-                if not error.retryable or n + 1 == max_attempts:
+                if not error.retryable:
+                    raise
+                # Only the provider's own trouble counts toward a cooldown and the retry
+                # budget: a caller's bad request (a 400) must not cost everyone.
+                self._failed(deployment)
+                if not self._may_retry(group) or n + 1 == max_attempts:
                     raise
                 following = candidates[(n + 1) % len(candidates)]
                 if following.id == deployment.id:
@@ -131,7 +143,7 @@ class Upstream:
                         delay = settings.retry_after_s * (2**n)
                     await asyncio.sleep(min(delay, settings.max_retry_after_s))
                 continue
-            self._succeeded(deployment)
+            self._succeeded(deployment, group)
             return result, Attempted(deployment, n + 1)
         raise AssertionError("unreachable")  # the loop returns or raises
 
