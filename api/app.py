@@ -14,7 +14,8 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from api import errors
 from api.cache import embedder as embedders
@@ -25,6 +26,7 @@ from api.gateway import anthropic_api, openai_api, translate
 from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
 from api.gateway.config import GatewayConfig, load_config
+from api.gateway.metrics import Metrics, MetricsSink
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.service import Gateway
@@ -55,6 +57,7 @@ def create_app(
         spool = spool_dir or load().spool_dir or default_data_dir() / "spool"
         events = EventWriter(app_database_url, spool)
     sink = events
+    metrics = Metrics()
     embedder_setting = (
         cache_embedder if cache_embedder is not None else os.environ.get("AIGW_CACHE_EMBEDDER", "")
     )
@@ -69,6 +72,7 @@ def create_app(
             redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
         )
         redis_breaker = Breaker("redis")
+        app.state.redis_breaker = redis_breaker
         http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
             timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
@@ -88,7 +92,7 @@ def create_app(
             upstream=upstream,
             authenticator=authenticator,
             limiter=RateLimiter(app.state.redis, breaker=redis_breaker),
-            events=sink,
+            events=MetricsSink(sink, metrics),
             max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
             cache=cache,
         )
@@ -129,6 +133,14 @@ def create_app(
     app.include_router(openai_api.router)
     app.include_router(anthropic_api.router)
     app.add_middleware(CacheStatusHeader)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        metrics.dependency_up.labels("redis").set(0 if app.state.redis_breaker.down else 1)
+        if isinstance(sink, EventWriter):
+            metrics.dependency_up.labels("postgres").set(0 if sink.database_down else 1)
+            metrics.events_waiting.set(sink.waiting)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
     async def healthz(request: Request) -> JSONResponse:

@@ -80,3 +80,27 @@ def test_a_provider_storm_costs_few_extra_attempts(gateway):
     assert set(codes) <= {502, 503}
     assert attempts <= 1.2 * len(codes), attempts
     assert elapsed < 30  # every client answered well within its timeout
+
+
+def test_metrics_count_requests_tokens_cache_and_overhead(gateway):
+    headers = {"authorization": f"Bearer {gateway.key}"}
+    for _ in range(3):
+        httpx.post(f"{gateway.url}/v1/chat/completions", json=BODY, headers=headers)
+    httpx.post(f"{gateway.url}/v1/chat/completions", json=BODY)  # 401
+    time.sleep(0.3)  # events are counted as they are emitted, after the answer
+    text = httpx.get(f"{gateway.url}/metrics").text
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    ok = 'aigw_requests_total{endpoint="/v1/chat/completions",model="gpt-4o",status="200"}'
+    assert samples[ok] == 3
+    refused = 'aigw_requests_total{endpoint="/v1/chat/completions",model="",status="401"}'
+    assert samples[refused] == 1
+    assert samples['aigw_tokens_total{direction="output",model="gpt-4o"}'] > 0
+    assert samples['aigw_cache_total{status="bypass"}'] == 3  # the 401 never reached it
+    overhead = 'aigw_overhead_seconds_count{endpoint="/v1/chat/completions"}'
+    assert samples[overhead] == 3
+    assert samples['aigw_dependency_up{dependency="redis"}'] == 1
+    assert gateway.key not in text

@@ -77,6 +77,19 @@ class EventWriter:
         self._conn: asyncpg.Connection | None = None
         self._down_since: float | None = None
 
+    @property
+    def database_down(self) -> bool:
+        return self._down_since is not None
+
+    @property
+    def waiting(self) -> int:
+        """Events not yet in the database (the spool counted by lines, roughly)."""
+        spooled = 0
+        if self._spooled():
+            with self.spool.open("rb") as f:
+                spooled = sum(1 for _ in f)
+        return len(self.queue) + spooled
+
     # -- the gateway's side ------------------------------------------------------------
 
     def emit(self, event: RequestEvent) -> None:

@@ -1,0 +1,97 @@
+"""Prometheus metrics, served on /metrics: what the gateway did, from its events.
+
+`MetricsSink` wraps the event sink: every request event is counted on its way to the
+event log, so the metrics and the accounting can never disagree about what happened.
+Labels are bounded (endpoint, status, model group, cache status, error type): never a
+key, a user or a prompt.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from api.gateway.accounting import EventSink, RequestEvent
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                   10, 30, 60, 120)  # fmt: skip
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025,
+                    0.05, 0.1)  # fmt: skip
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "aigw_requests", "Requests answered", ["endpoint", "status", "model"], registry=r
+        )
+        self.errors = Counter(
+            "aigw_errors", "Requests answered with an error", ["endpoint", "type"], registry=r
+        )
+        self.tokens = Counter(
+            "aigw_tokens", "Provider tokens used", ["model", "direction"], registry=r
+        )
+        self.cost = Counter(
+            "aigw_cost_usd", "Provider cost settled against budgets (USD)", ["model"], registry=r
+        )
+        self.cache = Counter("aigw_cache", "Cache outcomes", ["status"], registry=r)
+        self.latency = Histogram(
+            "aigw_request_duration_seconds",
+            "Time from request to answer (whole answers) or to the end of the stream",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream = Histogram(
+            "aigw_upstream_latency_seconds",
+            "Provider time: to the whole answer, or to the first byte of a stream",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "aigw_overhead_seconds",
+            "The gateway's own time on whole answers: total minus provider time",
+            ["endpoint"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "aigw_dependency_up", "1 when a dependency answers", ["dependency"], registry=r
+        )
+        self.events_waiting = Gauge(
+            "aigw_events_waiting", "Request events not yet in the database", registry=r
+        )
+
+    def observe(self, e: RequestEvent) -> None:
+        model = e.model_served or e.model_requested or ""
+        self.requests.labels(e.endpoint, str(e.status), model).inc()
+        if e.status >= 400:
+            self.errors.labels(e.endpoint, e.error_type or "error").inc()
+        if e.input_tokens:
+            self.tokens.labels(model, "input").inc(e.input_tokens)
+        if e.output_tokens:
+            self.tokens.labels(model, "output").inc(e.output_tokens)
+        if e.cost_usd:
+            self.cost.labels(model).inc(e.cost_usd)
+        if e.cache:
+            self.cache.labels(e.cache).inc()
+        self.latency.labels(e.endpoint).observe(e.latency_ms / 1000)
+        if e.upstream_latency_ms is not None:
+            self.upstream.labels(model).observe(e.upstream_latency_ms / 1000)
+            if not e.stream:
+                overhead = max(0.0, e.latency_ms - e.upstream_latency_ms) / 1000
+                self.overhead.labels(e.endpoint).observe(overhead)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsSink:
+    """Counts each event, then hands it on."""
+
+    def __init__(self, inner: EventSink, metrics: Metrics):
+        self.inner = inner
+        self.metrics = metrics
+
+    def emit(self, event: RequestEvent) -> None:
+        self.metrics.observe(event)
+        self.inner.emit(event)
