@@ -324,11 +324,9 @@ async def bench_lookup(admin_url: str, data: dict, teams, queries: int, rng) -> 
             if not warm:
                 results[name]["ms"].append(elapsed)
                 results[name]["hits"] += found == truth
+    # The plan of the shipped lookup's query (btree scope, materialized, then distance).
     plan_rows = await conn.fetch(
-        "explain select id from cache.semantic_entries e where team_id = $1 "
-        "and context_hash = $2 and guard_hash = $3 and scope = 'team' and model = 'gpt-4o' "
-        "and wire = 'openai' and embedder = 'bench' and expires_at > now() "
-        "order by embedding <=> $4::real[]::extensions.vector limit 1",
+        "explain " + SEARCHES[1][1],
         teams[0],
         data["hashes"][1],
         data["hashes"][1],
