@@ -54,8 +54,9 @@ def create_app(
     `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model."""
     config = gateway_config or load_config()
     if events is None:
-        spool = spool_dir or load().spool_dir or default_data_dir() / "spool"
-        events = EventWriter(app_database_url, spool)
+        settings = load()
+        spool = spool_dir or settings.spool_dir or default_data_dir() / "spool"
+        events = EventWriter(app_database_url, spool, transport=events_transport(settings))
     sink = events
     metrics = Metrics()
     embedder_setting = (
@@ -156,6 +157,19 @@ def create_app(
         )
 
     return app
+
+
+def events_transport(settings):
+    """None (the default: straight to PostgreSQL) or the Service Bus transport."""
+    if settings.events_transport != "servicebus":
+        return None
+    if not settings.servicebus_connection_string:
+        raise MissingSettingsError(["AZURE_SERVICEBUS_CONNECTION_STRING"])
+    from api.events.transports import ServiceBusTransport
+
+    return ServiceBusTransport.from_connection_string(
+        settings.servicebus_connection_string, settings.events_queue
+    )
 
 
 CACHED_PATHS = frozenset({"/v1/chat/completions", "/anthropic/v1/messages"})

@@ -43,6 +43,8 @@ keys_app = typer.Typer(help="Issue, list and revoke sk-aigw- API keys.", no_args
 app.add_typer(teams_app, name="teams")
 app.add_typer(areas_app, name="areas")
 app.add_typer(keys_app, name="keys")
+events_app = typer.Typer(help="The request-event log.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 cache_app = typer.Typer(
     help="The response cache: policies, hit rates and savings, purging, evaluation.",
     no_args_is_help=True,
@@ -588,6 +590,62 @@ def evaluate_file(path: Path, embedder, threshold: float) -> None:
         f"({chosen.hits}/{chosen.positives}), false-hit rate {chosen.false_hit_rate:.1%} "
         f"({chosen.false_hits}/{chosen.negatives})\n"
     )
+
+
+# ---------------------------------------------------------------------------
+# events
+# ---------------------------------------------------------------------------
+
+
+@events_app.command("consume")
+def events_consume() -> None:
+    """Drain the Service Bus event queue into PostgreSQL (with AIGW_EVENTS_TRANSPORT=
+    servicebus). Needs AZURE_SERVICEBUS_CONNECTION_STRING, AIGW_EVENTS_QUEUE (default
+    aigw-events) and the services' database URL (AIGW_APP_DATABASE_URL or DATABASE_URL)."""
+    import asyncio
+
+    from jobs import event_consumer
+
+    settings = load()
+    app_url = settings.app_database_url or (
+        app_url_from_admin(settings.database_url) if settings.database_url else None
+    )
+    missing = [
+        name
+        for name, value in (
+            ("AZURE_SERVICEBUS_CONNECTION_STRING", settings.servicebus_connection_string),
+            ("AIGW_APP_DATABASE_URL", app_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise fail(f"missing settings: {', '.join(missing)}", "Set them in the environment.")
+    console.print(f"Consuming events from Service Bus queue {settings.events_queue}…")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            event_consumer.main(
+                settings.servicebus_connection_string, settings.events_queue, app_url
+            )
+        )
+
+
+@events_app.command("list")
+def events_list(
+    team: Annotated[str | None, typer.Option(help="Only this team.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The newest request events of the last day."""
+    with database(data_dir) as urls:
+        rows = call(
+            urls.admin,
+            "select started_at, status, model_served, input_tokens, output_tokens, "
+            "round(cost_usd, 6), round(latency_ms::numeric, 1), cache "
+            "from api.list_request_events(%s, now() - interval '1 day', %s)",
+            (team, limit),
+        )
+    columns = ["started", "status", "model", "in", "out", "USD", "ms", "cache"]
+    show("Request events", columns, rows)
 
 
 if __name__ == "__main__":

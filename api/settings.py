@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     # where request events wait while the database is unreachable (default: the user
     # data directory's spool/)
     spool_dir: Path | None = Field(default=None, alias="AIGW_SPOOL_DIR")
+    # postgres (default): events go straight to the database; servicebus: to a queue that
+    # `aigw events consume` drains into the database
+    events_transport: Literal["postgres", "servicebus"] = Field(
+        default="postgres", alias="AIGW_EVENTS_TRANSPORT"
+    )
+    servicebus_connection_string: str | None = Field(
+        default=None, alias="AZURE_SERVICEBUS_CONNECTION_STRING"
+    )
+    events_queue: str = Field(default="aigw-events", alias="AIGW_EVENTS_QUEUE")
     secret_key: str | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None

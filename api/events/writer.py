@@ -1,9 +1,9 @@
 """The durable event writer: every request's event reaches events.requests exactly once.
 
 The gateway hands events over with `emit`, which only appends to a queue: the response
-never waits on the database. A background task sends the queue in batches (COPY into
-api.request_event_intake, one round trip per batch) every FLUSH_INTERVAL_S, or sooner when
-BATCH_SIZE events are waiting.
+never waits on the database. A background task sends the queue in batches through its
+transport (by default COPY into api.request_event_intake, one round trip per batch; see
+transports.py) every FLUSH_INTERVAL_S, or sooner when BATCH_SIZE events are waiting.
 
 When PostgreSQL cannot be reached the events wait: in memory up to MEMORY_LIMIT, then in
 an append-only spool file (JSON Lines, bounded by SPOOL_LIMIT_BYTES) in `spool_dir`.
@@ -21,12 +21,10 @@ import logging
 import os
 import time
 from collections import deque
-from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 
-import asyncpg
-
+from api.events.transports import BatchRefused, PostgresTransport, TransportUnavailable
 from api.gateway.accounting import RequestEvent
 
 log = logging.getLogger("aigw.events")
@@ -38,43 +36,17 @@ MEMORY_LIMIT = 50_000
 SPOOL_LIMIT_BYTES = 128 * 1024 * 1024
 SPOOL_FILE = "events.jsonl"
 
-COLUMNS = [f.name for f in fields(RequestEvent) if f.name != "extra"]
-UUID_COLUMNS = {"key_id", "team_id", "owner_user_id", "service_account_id"}
-
-
-def record(event: dict) -> tuple:
-    """An event as a row of api.request_event_intake."""
-    row = []
-    for name in COLUMNS:
-        value = event.get(name)
-        if name == "started_at":
-            value = datetime.fromtimestamp(value, UTC)
-        elif name in UUID_COLUMNS and value is not None:
-            value = str(value)
-        row.append(value)
-    return tuple(row)
-
-
-def unreachable(exc: asyncpg.PostgresError) -> bool:
-    """Errors that say the database cannot take anything now (connection, shutdown,
-    resources), as opposed to refusing this batch."""
-    state = exc.sqlstate or ""
-    return state[:2] in ("08", "53", "57", "58") or isinstance(
-        exc, asyncpg.exceptions.CannotConnectNowError
-    )
-
-
 class EventWriter:
-    def __init__(self, app_url: str, spool_dir: Path):
-        self.app_url = app_url
+    def __init__(self, app_url: str | None, spool_dir: Path, transport=None):
+        """Send to PostgreSQL at `app_url`, or through `transport` (see transports.py)."""
+        self.transport = transport or PostgresTransport(app_url)
         self.spool = Path(spool_dir) / SPOOL_FILE
         self.queue: deque[dict] = deque()
         self.dropped = 0  # spool full
-        self.rejected = 0  # refused by the database (malformed)
+        self.rejected = 0  # refused as malformed
         self.written = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._conn: asyncpg.Connection | None = None
         self._down_since: float | None = None
 
     @property
@@ -116,9 +88,8 @@ class EventWriter:
                 break
         if self.queue:
             self._overflow(everything=True)
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
+        with contextlib.suppress(Exception):
+            await self.transport.close()
 
     async def flush(self) -> None:
         """Send everything waiting now (tests, shutdown); raises nothing."""
@@ -149,24 +120,14 @@ class EventWriter:
         if not batch:
             return True
         try:
-            conn = await self._connection()
-            await conn.copy_records_to_table(
-                "request_event_intake",
-                schema_name="api",
-                columns=COLUMNS,
-                records=[record(e) for e in batch],
-            )
-        except asyncpg.PostgresError as exc:
-            if not unreachable(exc):
-                # The database refused the batch itself: send row by row, keep the rest.
-                await self._send_singly(batch)
-                self._sent(batch, from_spool)
-                return True
-            await self._lost(exc)
+            await self.transport.send(batch)
+        except TransportUnavailable as exc:
+            self._lost(exc)
             return False
-        except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
-            await self._lost(exc)
-            return False
+        except BatchRefused as refused:
+            self.rejected += refused.rejected
+            self.written -= refused.rejected
+            log.error("events: %d events refused as malformed and dropped", refused.rejected)
         self._sent(batch, from_spool)
         return True
 
@@ -184,41 +145,14 @@ class EventWriter:
             )
             self._down_since = None
 
-    async def _send_singly(self, batch: list[dict]) -> None:
-        conn = await self._connection()
-        for event in batch:
-            try:
-                await conn.copy_records_to_table(
-                    "request_event_intake",
-                    schema_name="api",
-                    columns=COLUMNS,
-                    records=[record(event)],
-                )
-            except asyncpg.PostgresError as exc:
-                self.rejected += 1
-                log.error(
-                    "events: %s refused by the database (%s)",
-                    event.get("request_id"),
-                    exc.sqlstate,
-                )
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.app_url, timeout=5)
-        return self._conn
-
-    async def _lost(self, exc: BaseException) -> None:
+    def _lost(self, exc: BaseException) -> None:
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning(
-                "events: database unavailable (%s); events wait in memory, then in %s",
-                type(exc).__name__,
+                "events: cannot be sent (%s); they wait in memory, then in %s",
+                exc,
                 self.spool,
             )
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
 
     # -- the spool ---------------------------------------------------------------------
 

@@ -1,0 +1,182 @@
+"""Where the event writer sends its batches. One event schema (RequestEvent as JSON),
+two transports:
+
+- `PostgresTransport` (the default): COPY straight into api.request_event_intake. The
+  intake's trigger is the consumer: it prices each event and skips request ids already
+  recorded. No queue table sits in between: the writer's own spool already holds events
+  while the database is away, and a queue in the same database would only add a hop.
+- `ServiceBusTransport` (AIGW_EVENTS_TRANSPORT=servicebus, for the cloud): each event a
+  Service Bus message (message id = request id, so Service Bus duplicate detection and
+  the intake both drop resends). The consumer in jobs/event_consumer.py receives them
+  and writes them with a PostgresTransport — the same code path as the default.
+
+Both raise TransportUnavailable when nothing can be sent now (the writer then keeps the
+batch), and anything else for a batch the far side refuses.
+"""
+
+import contextlib
+import json
+from dataclasses import fields
+from datetime import UTC, datetime
+
+import asyncpg
+
+from api.gateway.accounting import RequestEvent
+
+COLUMNS = [f.name for f in fields(RequestEvent) if f.name != "extra"]
+UUID_COLUMNS = {"key_id", "team_id", "owner_user_id", "service_account_id"}
+MESSAGE_SUBJECT = "aigw.request-event.v1"
+
+
+class TransportUnavailable(Exception):
+    """The far side cannot take anything now; try again later."""
+
+
+class BatchRefused(Exception):
+    """The far side refused this batch (malformed events); `rejected` were dropped."""
+
+    def __init__(self, rejected: int):
+        super().__init__(f"{rejected} events refused")
+        self.rejected = rejected
+
+
+def record(event: dict) -> tuple:
+    """An event as a row of api.request_event_intake."""
+    row = []
+    for name in COLUMNS:
+        value = event.get(name)
+        if name == "started_at":
+            value = datetime.fromtimestamp(value, UTC)
+        elif name in UUID_COLUMNS and value is not None:
+            value = str(value)
+        row.append(value)
+    return tuple(row)
+
+
+def unreachable(exc: asyncpg.PostgresError) -> bool:
+    """Errors that say the database cannot take anything now (connection, shutdown,
+    resources), as opposed to refusing this batch."""
+    state = exc.sqlstate or ""
+    return state[:2] in ("08", "53", "57", "58") or isinstance(
+        exc, asyncpg.exceptions.CannotConnectNowError
+    )
+
+
+class PostgresTransport:
+    def __init__(self, app_url: str):
+        self.app_url = app_url
+        self._conn: asyncpg.Connection | None = None
+
+    async def send(self, batch: list[dict]) -> None:
+        try:
+            conn = await self._connection()
+            await self._copy(conn, batch)
+        except asyncpg.PostgresError as exc:
+            if unreachable(exc):
+                self._drop()
+                raise TransportUnavailable(type(exc).__name__) from exc
+            # The database refused the batch itself: send row by row, keep the rest.
+            await self._send_singly(batch)
+        except (OSError, asyncpg.InterfaceError, TimeoutError) as exc:
+            self._drop()
+            raise TransportUnavailable(type(exc).__name__) from exc
+
+    async def _send_singly(self, batch: list[dict]) -> None:
+        rejected = 0
+        try:
+            conn = await self._connection()
+            for event in batch:
+                try:
+                    await self._copy(conn, [event])
+                except asyncpg.PostgresError as exc:
+                    if unreachable(exc):
+                        raise
+                    rejected += 1
+        except (OSError, asyncpg.InterfaceError, TimeoutError, asyncpg.PostgresError) as exc:
+            self._drop()
+            raise TransportUnavailable(type(exc).__name__) from exc
+        if rejected:
+            raise BatchRefused(rejected)
+
+    @staticmethod
+    async def _copy(conn: asyncpg.Connection, batch: list[dict]) -> None:
+        await conn.copy_records_to_table(
+            "request_event_intake",
+            schema_name="api",
+            columns=COLUMNS,
+            records=[record(e) for e in batch],
+        )
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.app_url, timeout=5)
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+
+def to_message(event: dict):
+    from azure.servicebus import ServiceBusMessage
+
+    return ServiceBusMessage(
+        json.dumps(event, separators=(",", ":")),
+        message_id=event["request_id"],
+        content_type="application/json",
+        subject=MESSAGE_SUBJECT,
+    )
+
+
+def from_message(message) -> dict:
+    """The event a message carries (a ServiceBusMessage or a received one)."""
+    if message.subject != MESSAGE_SUBJECT:
+        raise ValueError(f"not a request event: subject {message.subject!r}")
+    return json.loads(b"".join(message.body))
+
+
+class ServiceBusTransport:
+    """Publishes batches to a Service Bus queue (azure-servicebus, async)."""
+
+    def __init__(self, sender):
+        self.sender = sender  # azure.servicebus.aio.ServiceBusSender
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, queue: str):
+        from azure.servicebus.aio import ServiceBusClient
+
+        client = ServiceBusClient.from_connection_string(connection_string)
+        transport = cls(client.get_queue_sender(queue))
+        transport._client = client
+        return transport
+
+    async def send(self, batch: list[dict]) -> None:
+        from azure.servicebus.exceptions import MessageSizeExceededError, ServiceBusError
+
+        try:
+            message_batch = await self.sender.create_message_batch()
+            for event in batch:
+                message = to_message(event)
+                try:
+                    message_batch.add_message(message)
+                except MessageSizeExceededError:
+                    await self.sender.send_messages(message_batch)
+                    message_batch = await self.sender.create_message_batch()
+                    message_batch.add_message(message)
+            await self.sender.send_messages(message_batch)
+        except ServiceBusError as exc:
+            raise TransportUnavailable(type(exc).__name__) from exc
+
+    async def close(self) -> None:
+        await self.sender.close()
+        client = getattr(self, "_client", None)
+        if client is not None:
+            await client.close()
