@@ -401,9 +401,17 @@ def measure(name: str, base: str, headers: dict, mock: str, results: dict, anthr
         r["ttft"], r["gap"] = streaming(direct, target, "/v1/chat/completions")
     if anthropic_path:
         with console.status(f"{name}: translated path…"):
-            r["translated"] = sequential(
-                direct, target, anthropic_path, {**BODY, "max_tokens": 64}, "/v1/chat/completions"
-            )
+            try:
+                r["translated"] = sequential(
+                    direct,
+                    target,
+                    anthropic_path,
+                    {**BODY, "max_tokens": 64},
+                    "/v1/chat/completions",
+                )
+            except RuntimeError as exc:  # shown in the table instead of a figure
+                r["translated_error"] = str(exc)[:200]
+                console.print(f"[yellow]{name}: the translated path failed: {exc}[/]")
 
 
 def main() -> None:
@@ -518,7 +526,13 @@ def report(results: dict) -> None:
         ("(d) Anthropic → OpenAI deployment, added", "translated", "{:.2f} ms"),
     ]
     for label, key, fmt in rows:
-        table.add_row(label, *(fmt.format(r[key]) if key in r else "—" for r in results.values()))
+        cells = []
+        for r in results.values():
+            if key in r:
+                cells.append(fmt.format(r[key]))
+            else:
+                cells.append("failed" if f"{key}_error" in r else "—")
+        table.add_row(label, *cells)
     console.print(table)
     aigw, bare = results.get("aigw", {}), results.get("bare pass-through", {})
     litellm = results.get("LiteLLM proxy", {})
