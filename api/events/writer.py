@@ -36,6 +36,7 @@ MEMORY_LIMIT = 50_000
 SPOOL_LIMIT_BYTES = 128 * 1024 * 1024
 SPOOL_FILE = "events.jsonl"
 
+
 class EventWriter:
     def __init__(self, app_url: str | None, spool_dir: Path, transport=None):
         """Send to PostgreSQL at `app_url`, or through `transport` (see transports.py)."""
