@@ -106,11 +106,37 @@ ANSWER = {
 }
 
 
+# LiteLLM proxy turns an Anthropic-format call to an OpenAI model into a Responses API call.
+RESPONSE = {
+    "id": "resp_bench",
+    "object": "response",
+    "created_at": 0,
+    "status": "completed",
+    "model": "gpt-4o",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_bench",
+            "status": "completed",
+            "role": "assistant",
+            "content": [
+                {"type": "output_text", "text": "A steady quarter, on plan.", "annotations": []}
+            ],
+        }
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+    "usage": {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19},
+}
+
+
 def fast_mock_main(port: int, chunks: int, chunk_delay_ms: float) -> None:
     """A minimal OpenAI-format provider on raw asyncio (HTTP/1.1 keep-alive): a canned
     answer, or a stream of `chunks` content chunks. aigw's own mock provider does far more
     per request (faults, tools, both dialects) and would be the bottleneck here."""
     whole = json.dumps(ANSWER).encode()
+    responses = json.dumps(RESPONSE).encode()
     head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n"
 
     def chunk(delta: dict, finish=None, usage=None) -> bytes:
@@ -133,6 +159,8 @@ def fast_mock_main(port: int, chunks: int, chunk_delay_ms: float) -> None:
                 body = await reader.readexactly(length) if length else b""
                 if request.startswith(b"GET"):
                     writer.write(head % 2 + b"{}")
+                elif request.split(b" ", 2)[1].endswith(b"/responses"):
+                    writer.write(head % len(responses) + responses)
                 elif b'"stream": true' in body or b'"stream":true' in body:
                     writer.write(
                         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
