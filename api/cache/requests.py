@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from api.cache import guard
 from api.cache.policy import CachePolicy
 
 # Fields that change how an answer is delivered or attributed, never what it says.
@@ -54,6 +55,7 @@ def exact_key(
 @dataclass(frozen=True)
 class SemanticQuery:
     context_hash: bytes  # everything but the final user turn's text
+    guard_hash: bytes  # the final turn's meaning signature (api/cache/guard.py)
     text: str  # the final user turn's text
 
 
@@ -78,7 +80,8 @@ def semantic_query(
     final_turn_rest = {k: v for k, v in last.items() if k != "content"}
     context = answer_fields(body, model)
     context["messages"] = messages[:-1]
-    return SemanticQuery(digest(wire, context, final_turn_rest, extra), text), ""
+    context_hash = digest(wire, context, final_turn_rest, extra)
+    return SemanticQuery(context_hash, guard.guard_hash(text), text), ""
 
 
 def user_text(content) -> str | None:

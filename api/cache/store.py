@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as redis
 
-from api.cache import guard
 from api.cache.embedder import Embedder, TooLong
 from api.cache.policy import CachePolicy
 from api.cache.requests import SemanticQuery, exact_key, scope_of, semantic_query
@@ -53,7 +52,6 @@ class CachePlan:
     semantic: SemanticQuery | None = None
     status: str = "bypass"  # hit-exact | hit-semantic | miss | bypass
     entry: dict | None = None  # the cached answer, on a hit
-    similarity: float | None = None
     embedding: list[float] | None = None
 
 
@@ -181,14 +179,7 @@ class ResponseCache:
         try:
             row = await self.pool.fetchrow(
                 "select * from api.semantic_cache_lookup($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                uuid.UUID(plan.team_id),
-                plan.scope,
-                plan.wire,
-                plan.model,
-                self.embedder.name,
-                plan.semantic.context_hash,
-                guard.guard_hash(plan.semantic.text),
-                embedding,
+                *self._semantic_key(plan, embedding),
                 plan.policy.semantic_threshold,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
@@ -196,15 +187,27 @@ class ResponseCache:
             return
         if row is not None:
             plan.status = "hit-semantic"
-            plan.similarity = row["similarity"]
             plan.entry = {
                 "response": json.loads(row["response"]),
                 "usage": {
                     "input_tokens": row["input_tokens"],
                     "output_tokens": row["output_tokens"],
                 },
-                "cost_usd": float(row["cost_usd"]),
             }
+
+    def _semantic_key(self, plan: CachePlan, embedding: list[float]) -> tuple:
+        """The arguments api.semantic_cache_lookup and _store share: tenant scope,
+        context, signature and the embedding."""
+        return (
+            uuid.UUID(plan.team_id),
+            plan.scope,
+            plan.wire,
+            plan.model,
+            self.embedder.name,
+            plan.semantic.context_hash,
+            plan.semantic.guard_hash,
+            embedding,
+        )
 
     def store(self, plan: CachePlan, response: dict, usage) -> None:
         """Keep a successful answer (in the background)."""
@@ -237,14 +240,7 @@ class ResponseCache:
             await self.pool.execute(
                 "select api.semantic_cache_store("
                 "$1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13)",
-                uuid.UUID(plan.team_id),
-                plan.scope,
-                plan.wire,
-                plan.model,
-                self.embedder.name,
-                plan.semantic.context_hash,
-                guard.guard_hash(plan.semantic.text),
-                embedding,
+                *self._semantic_key(plan, embedding),
                 json.dumps(response),
                 usage.input_tokens,
                 usage.output_tokens,

@@ -20,10 +20,8 @@ Everything runs on an embedded PostgreSQL and Redis in a temporary directory.
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,44 +38,13 @@ from rich.table import Table
 
 from api import migrations
 from api.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from tests.perf.harness import pct, pin, process
 
 console = Console(width=150)
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DIM = 384
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def pin(cpu: int) -> list[str]:
-    """A taskset prefix when the machine has that CPU (and taskset)."""
-    if os.cpu_count() and os.cpu_count() > cpu and Path("/usr/bin/taskset").exists():
-        return ["taskset", "-c", str(cpu)]
-    return []
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict, url: str, name: str):
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 # -- (a) exact hits through the gateway -----------------------------------------------------

@@ -22,7 +22,6 @@ LiteLLM proxy runs with its master key (in memory) and no database.
 
 import argparse
 import asyncio
-import contextlib
 import http.client
 import json
 import os
@@ -42,6 +41,7 @@ from rich.table import Table
 
 from api import migrations
 from api.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from tests.perf.harness import pct, pin, process
 
 console = Console(width=150)
 BIN = Path(sys.executable).parent
@@ -54,38 +54,6 @@ BODY = {
     "max_tokens": 64,
 }
 ANTHROPIC_BODY = {**BODY}
-
-
-def pin(cpu: int) -> list[str]:
-    if (os.cpu_count() or 1) > cpu and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)]
-    return []
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict, ready_url: str, name: str, timeout: float = 120):
-    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in finally)
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(ready_url, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"{name} did not start:\n{log.read().decode()[-3000:]}")
-            time.sleep(0.25)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 # -- the upstream ---------------------------------------------------------------------------
@@ -400,11 +368,6 @@ async def fixed_rate(url: str, headers: dict, rate: int = 200, seconds: int = 10
     if len(latencies) < 0.99 * rate * seconds:
         console.print(f"[yellow]{url}: only {len(latencies)} of {rate * seconds} answered[/]")
     return latencies
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # -- the run --------------------------------------------------------------------------------
