@@ -116,6 +116,16 @@ async def visible(app_conn, world: World, principal: str, query: str) -> set:
 # ---------------------------------------------------------------------------
 
 ALL_TEAMS = {"n1", "n2", "s1", "s2"}
+# The teams each principal sees: all (platform admin), its area's (area owner), its own
+# (team admin, members); none for the rest.
+TEAMS_SEEN = {
+    "admin": ALL_TEAMS,
+    "owner_north": {"n1", "n2"},
+    "tadmin_n1": {"n1"},
+    "dev_n1": {"n1"},
+    "dev_s1": {"s1"},
+    "viewer_n1": {"n1"},
+}
 ALL_KEYS = {
     "n1-team-key", "n2-team-key", "s1-team-key", "s2-team-key",
     "n1-ci-bot-key", "dev_n1-personal", "dev_s1-personal",
@@ -132,14 +142,7 @@ READS = {
         "dev_s1": {"south"},
         "viewer_n1": {"north"},
     },
-    "select name from api.list_teams()": {
-        "admin": ALL_TEAMS,
-        "owner_north": {"n1", "n2"},
-        "tadmin_n1": {"n1"},
-        "dev_n1": {"n1"},
-        "dev_s1": {"s1"},
-        "viewer_n1": {"n1"},
-    },
+    "select name from api.list_teams()": TEAMS_SEEN,
     "select name from api.list_keys()": {
         "admin": ALL_KEYS,
         "owner_north": {"n1-team-key", "n2-team-key", "n1-ci-bot-key", "dev_n1-personal"},
@@ -161,38 +164,10 @@ READS = {
         "owner_north": {"ci-bot"},
         "tadmin_n1": {"ci-bot"},
     },
-    "select team from api.list_team_policies()": {
-        "admin": ALL_TEAMS,
-        "owner_north": {"n1", "n2"},
-        "tadmin_n1": {"n1"},
-        "dev_n1": {"n1"},
-        "dev_s1": {"s1"},
-        "viewer_n1": {"n1"},
-    },
-    "select team from api.list_cache_policies()": {
-        "admin": ALL_TEAMS,
-        "owner_north": {"n1", "n2"},
-        "tadmin_n1": {"n1"},
-        "dev_n1": {"n1"},
-        "dev_s1": {"s1"},
-        "viewer_n1": {"n1"},
-    },
-    "select team from api.cache_stats()": {
-        "admin": ALL_TEAMS,
-        "owner_north": {"n1", "n2"},
-        "tadmin_n1": {"n1"},
-        "dev_n1": {"n1"},
-        "dev_s1": {"s1"},
-        "viewer_n1": {"n1"},
-    },
-    "select team from api.list_budgets()": {
-        "admin": ALL_TEAMS,
-        "owner_north": {"n1", "n2"},
-        "tadmin_n1": {"n1"},
-        "dev_n1": {"n1"},
-        "dev_s1": {"s1"},
-        "viewer_n1": {"n1"},
-    },
+    "select team from api.list_team_policies()": TEAMS_SEEN,
+    "select team from api.list_cache_policies()": TEAMS_SEEN,
+    "select team from api.cache_stats()": TEAMS_SEEN,
+    "select team from api.list_budgets()": TEAMS_SEEN,
     "select count(*) > 0 from api.list_models()": {
         p: {True} for p in PRINCIPALS if p not in ("suspended_admin", "anonymous")
     }
