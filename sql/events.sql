@@ -32,7 +32,7 @@ begin
         service_account_id, model_requested, model_served, deployment, path, stream,
         input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
         upstream_latency_ms, upstream_attempts, error_type, session_id, tool_calls,
-        client_disconnected, cache, saved_input_tokens, saved_output_tokens)
+        client_disconnected, cache, saved_input_tokens, saved_output_tokens, saved_usd)
     values (
         new.request_id, new.started_at, new.endpoint, new.wire, new.status, new.key_id,
         new.team_id, new.owner_user_id, new.service_account_id, new.model_requested,
@@ -45,13 +45,16 @@ begin
         coalesce(new.latency_ms, 0), new.upstream_latency_ms,
         coalesce(new.upstream_attempts, 0), new.error_type, new.session_id,
         coalesce(new.tool_calls, 0), coalesce(new.client_disconnected, false), new.cache,
-        coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0))
+        coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0),
+        coalesce(policy.cost_usd(new.model_served, coalesce(new.saved_input_tokens, 0),
+                                 coalesce(new.saved_output_tokens, 0), 0), 0))
     on conflict (request_id) do nothing;
     return null;
 end
 $$;
 comment on function api.record_request_event() is
-    'Trigger of api.request_event_intake: record one event, priced, once per request id.';
+    'Trigger of api.request_event_intake: record one event, priced (and what a cache hit '
+    'saved), once per request id.';
 grant execute on function api.record_request_event() to aigw_owner;
 
 set local role aigw_owner;

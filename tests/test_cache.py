@@ -324,6 +324,7 @@ def test_hits_cost_nothing_and_savings_are_queryable(gateway):
     for hit in events[1:3]:
         assert (hit.input_tokens, hit.output_tokens, hit.cost_usd) == (0, 0, 0.0)
         assert hit.saved_output_tokens == first["usage"]["completion_tokens"]
+        assert hit.model_served == "gpt-4o"  # priced as that model's answer
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         rows = operator_call(gateway.db.admin, "select * from api.cache_stats('t1')")

@@ -164,3 +164,16 @@ def test_through_a_database_outage_every_answered_request_is_recorded_once(
     assert len(rows) == len(statuses)
     assert len({r[0] for r in rows}) == len(rows)
     assert sorted(r[1] for r in rows) == sorted(codes)
+
+
+async def test_a_cache_hit_is_free_and_records_what_it_saved(db, tmp_path):
+    writer = EventWriter(db.app, tmp_path)
+    await writer.start()
+    hit = event(input_tokens=0, output_tokens=0, cost_usd=0.0, cache="hit-exact")
+    hit.saved_input_tokens, hit.saved_output_tokens = 1000, 500
+    writer.emit(hit)
+    await writer.flush()
+    await writer.stop()
+    row = operator_call(db.admin, "select cost_usd, saved_usd, cache from events.requests")[0]
+    price = operator_call(db.admin, "select policy.cost_usd('gpt-4o', 1000, 500, 0)")[0][0]
+    assert row == (0, price, "hit-exact")

@@ -43,7 +43,7 @@ class RequestEvent:
     client_disconnected: bool = False
     # hit-exact | hit-semantic | miss | bypass; None where no cache applies. A hit costs
     # nothing at the provider: its tokens are 0 and what it saved is the original answer's
-    # tokens (priced into cache.team_daily_stats).
+    # tokens (priced as events.requests.saved_usd and in cache.team_daily_stats).
     cache: str | None = None
     saved_input_tokens: int = 0
     saved_output_tokens: int = 0

@@ -274,6 +274,7 @@ class Gateway:
             event.owner_user_id, event.service_account_id = p.owner_user_id, p.service_account_id
         if admission.cache is not None and admission.cache.entry is not None:
             saved = admission.cache.entry.get("usage") or {}
+            event.model_served = admission.model  # the cached answer is that model's
             event.saved_input_tokens = as_int(saved.get("input_tokens"))
             event.saved_output_tokens = as_int(saved.get("output_tokens"))
             event.cost_usd = 0.0

@@ -50,7 +50,9 @@ create table events.requests (
     client_disconnected  boolean not null default false,
     cache                text,
     saved_input_tokens   integer not null default 0,
-    saved_output_tokens  integer not null default 0
+    saved_output_tokens  integer not null default 0,
+    -- a cache hit: what its answer cost when it was first bought, at today's prices
+    saved_usd            numeric(20, 9) not null default 0
 );
 create index requests_team_started_idx on events.requests (team_id, started_at);
 create index requests_started_idx on events.requests (started_at);
