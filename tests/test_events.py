@@ -177,3 +177,17 @@ async def test_a_cache_hit_is_free_and_records_what_it_saved(db, tmp_path):
     row = operator_call(db.admin, "select cost_usd, saved_usd, cache from events.requests")[0]
     price = operator_call(db.admin, "select policy.cost_usd('gpt-4o', 1000, 500, 0)")[0][0]
     assert row == (0, price, "hit-exact")
+
+
+async def test_concurrent_flushes_neither_lose_nor_double(db, tmp_path):
+    import asyncio
+
+    writer = EventWriter(db.app, tmp_path)
+    await writer.start()
+    events = [event() for _ in range(2000)]
+    for e in events:
+        writer.emit(e)
+    await asyncio.gather(writer.flush(), writer.flush(), writer.flush())
+    await writer.stop()
+    assert {r[0] for r in recorded(db)} == {e.request_id for e in events}
+    assert writer.written == 2000

@@ -47,6 +47,9 @@ class EventWriter:
         self.rejected = 0  # refused as malformed
         self.written = 0
         self._wake = asyncio.Event()
+        # One batch in flight at a time: the background loop and flush() both send, and a
+        # batch is removed from the queue by position once sent.
+        self._sending = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._down_since: float | None = None
 
@@ -112,6 +115,10 @@ class EventWriter:
 
     async def _send_once(self) -> bool:
         """Send one batch, spooled events first; False when the database is away."""
+        async with self._sending:
+            return await self._send_next()
+
+    async def _send_next(self) -> bool:
         from_spool = self._spooled()
         batch = (
             self._read_spool()
