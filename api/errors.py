@@ -14,6 +14,7 @@ STATUS_BY_SQLSTATE = {
     "AIG05": HTTPStatus.CONFLICT,
     "AIG06": HTTPStatus.UNPROCESSABLE_ENTITY,
     "AIG07": HTTPStatus.TOO_MANY_REQUESTS,  # budget exhausted (OpenAI: insufficient_quota)
+    "AIG08": HTTPStatus.TOO_MANY_REQUESTS,  # sign-in throttled (detail: seconds to wait)
     "42501": HTTPStatus.FORBIDDEN,  # insufficient_privilege (incl. a row-level security check)
     "23505": HTTPStatus.CONFLICT,  # unique_violation
     "23514": HTTPStatus.UNPROCESSABLE_ENTITY,  # check_violation

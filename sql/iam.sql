@@ -582,6 +582,9 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins suspend or reactivate users' using errcode = 'AIG03';
+    end if;
     if p_status is null or p_status not in ('active', 'suspended') then
         raise exception 'unknown status "%"', p_status using errcode = 'AIG06',
             hint = 'Use active or suspended.';
@@ -632,6 +635,9 @@ declare
     v_id uuid;
 begin
     perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins grant roles' using errcode = 'AIG03';
+    end if;
     select * into v_scope from iam.role_scope(p_role, p_scope);
     if not exists (select 1 from iam.users u where u.id = p_user_id) then
         raise exception 'user % not found', p_user_id using errcode = 'AIG04';
