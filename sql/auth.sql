@@ -375,20 +375,24 @@ comment on function api.create_invitation(text, text, text, bytea) is
 create function api.list_invitations()
 returns table (id uuid, email text, role text, area text, team text, invited_by text,
                status text, created_at timestamptz, expires_at timestamptz)
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select i.id, i.email, i.role, a.name, t.name, u.email,
-           case when i.accepted_at is not null then 'accepted'
-                when i.revoked_at is not null then 'revoked'
-                when i.expires_at <= now() then 'expired'
-                else 'pending' end,
-           i.created_at, i.expires_at
-    from iam.invitations i
-    left join iam.areas a on a.id = i.area_id
-    left join iam.teams t on t.id = i.team_id
-    left join iam.users u on u.id = i.invited_by
-    order by i.created_at desc
+begin
+    perform iam.require_admin();
+    return query
+        select i.id, i.email, i.role, a.name, t.name, u.email,
+               case when i.accepted_at is not null then 'accepted'
+                    when i.revoked_at is not null then 'revoked'
+                    when i.expires_at <= now() then 'expired'
+                    else 'pending' end,
+               i.created_at, i.expires_at
+        from iam.invitations i
+        left join iam.areas a on a.id = i.area_id
+        left join iam.teams t on t.id = i.team_id
+        left join iam.users u on u.id = i.invited_by
+        order by i.created_at desc;
+end
 $$;
 comment on function api.list_invitations() is 'Invitations of the caller''s scope (never tokens).';
 
@@ -397,7 +401,7 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-    perform iam.require_authenticated();
+    perform iam.require_admin();
     update iam.invitations set revoked_at = now()
      where id = p_id and accepted_at is null and revoked_at is null;
     if not found then
@@ -504,7 +508,7 @@ declare
     s record;
     v_until timestamptz := now() + make_interval(mins => coalesce(p_grace_minutes, 0));
 begin
-    perform iam.require_authenticated();
+    perform iam.require_admin();
     if p_grace_minutes is null or p_grace_minutes not between 0 and 10080 then
         raise exception 'grace period must be 0 to 10080 minutes (a week)' using errcode = 'AIG06';
     end if;
