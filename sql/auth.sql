@@ -566,3 +566,35 @@ end
 $$;
 comment on function api.list_all_users() is
     'Every user with roles, status and whether they sign in by SSO (platform admins).';
+
+set local role aigw_internal;
+
+-- The way back in for a locked-out or forgetful user (operators: `aigw users
+-- reset-password`): a one-time password, every session ended, the throttle lifted.
+create function api.reset_password(p_email text, p_password_hash text) returns uuid
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_user uuid;
+begin
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins reset passwords' using errcode = 'AIG03';
+    end if;
+    perform iam.require_argon2id(p_password_hash);
+    select u.id into v_user from iam.users u where u.email = lower(btrim(p_email));
+    if v_user is null then
+        raise exception 'no user with email %', p_email using errcode = 'AIG04',
+            hint = 'List users with: aigw users list';
+    end if;
+    insert into iam.user_credentials (user_id, password_hash) values (v_user, p_password_hash)
+    on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now();
+    update iam.users set must_change_password = true where id = v_user;
+    update iam.sessions set revoked_at = now() where user_id = v_user and revoked_at is null;
+    delete from iam.login_throttle where subject = 'email:' || lower(btrim(p_email));
+    return v_user;
+end
+$$;
+comment on function api.reset_password(text, text) is
+    'Give a user a one-time password (argon2id hash) they must change at next sign-in; ends '
+    'their sessions and lifts the sign-in throttle on their email (platform admins).';
