@@ -172,7 +172,12 @@ def create_app(
             metrics.events_waiting.set(sink.waiting)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="200 once the database and Redis answer",
+        responses={503: {"description": "The database or Redis does not answer (see body)"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
         checks = {
             "database": _check(request.app.state.pool.fetchval("select 1")),

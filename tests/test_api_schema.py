@@ -58,3 +58,18 @@ def test_no_generated_input_makes_a_server_error(api_schema, gateway):
     calls = sum(fuzz(operation, headers, failures) for operation in operations)
     assert calls >= 10 * len(operations)
     assert failures == []
+
+
+def test_every_endpoint_documents_its_errors(gateway):
+    document = httpx.get(f"{gateway.url}/openapi.json").json()
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if path != "/metrics"
+        and not any(status[0] in "45" for status in operation.get("responses", {}))
+    ]
+    assert undocumented == []
+    login = document["paths"]["/auth/login"]["post"]["responses"]
+    assert {"401", "422", "429"} <= set(login)
+    assert login["401"]["content"]["application/json"]["schema"]["$ref"].endswith("ErrorBody")
