@@ -213,7 +213,15 @@ def test_without_a_default_role_only_known_accounts_may_sign_in(db, redis_url, m
 
 
 @pytest.mark.parametrize(
-    "unsafe", ["//evil.example", "/\\evil.example", "https://evil.example/", "evil", "/\t/x"]
+    "unsafe",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "evil",
+        "/\t/x",
+        "/" + "a" * 3000,
+    ],
 )
 def test_an_unsafe_next_falls_back_to_the_home_page(site, unsafe):
     done = site.sign_in(site.browser(), "ana", ana(), next=unsafe)
