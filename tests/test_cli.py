@@ -22,6 +22,9 @@ def test_every_command_has_help():
         ["keys", "create"],
         ["keys", "list"],
         ["keys", "revoke"],
+        ["audit"],
+        ["audit", "verify"],
+        ["audit", "list"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
