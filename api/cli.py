@@ -18,9 +18,11 @@ import psycopg
 import typer
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from api import migrations
+from api import audit, migrations
 from api.bootstrap import DEFAULT_ADMIN_EMAIL, bootstrap
 from api.embedded import (
     DatabaseUrls,
@@ -54,6 +56,11 @@ users_app = typer.Typer(
     help="People: list them, reset a password, suspend or reactivate.", no_args_is_help=True
 )
 app.add_typer(users_app, name="users")
+audit_app = typer.Typer(
+    help="The audit log of administrative changes: list it, verify its hash chain.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -711,6 +718,160 @@ def events_list(
         )
     columns = ["started", "status", "model", "in", "out", "USD", "ms", "cache"]
     show("Request events", columns, rows)
+
+
+# ---------------------------------------------------------------------------
+# audit
+# ---------------------------------------------------------------------------
+
+AUDIT_BATCH = 5000
+AUDIT_DETAIL_CHARS = 60  # of each row's detail in `aigw audit list`, unless --full
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="A head hash printed by an earlier run (64 hex digits): it must still be "
+            "in the chain, which shows that no row was cut from its end since.",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Recompute the audit log's hash chain and name every row that does not fit.
+
+    Reads the whole log in id order and checks each row's hash against its contents and
+    its link to the row before. Exit status 0 when intact; 1 when a row was changed,
+    removed or reordered, or the anchor is not in the chain.
+    """
+    watch = frozenset({parse_anchor(anchor)} if anchor else ())
+    with database(data_dir) as urls, operator_errors():
+        check = verify_chain(urls.admin, watch)
+    report_chain(check, watch)
+    if not check.intact or check.anchors_seen != watch:
+        raise typer.Exit(1)
+
+
+def parse_anchor(anchor: str) -> bytes:
+    try:
+        value = bytes.fromhex(anchor.strip())
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise fail(
+            f"not a head hash: {anchor!r}",
+            "Pass the 64 hex digits `aigw audit verify` printed as the head hash.",
+        )
+    return value
+
+
+def verify_chain(admin_url: str, watch: frozenset[bytes]) -> audit.ChainCheck:
+    """Stream the chain through a server-side cursor, in one consistent snapshot."""
+    check = audit.ChainCheck(watch=watch)
+    with psycopg.connect(admin_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        conn.execute(audit.SAFE_SEARCH_PATH)
+        # From the catalog: to_regclass would already fail without usage on the schema.
+        readable = conn.execute(
+            "select has_schema_privilege(n.oid, 'usage') and has_table_privilege(c.oid, 'select') "
+            "from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'audit' and c.relname = 'events'"
+        ).fetchone()
+        if readable is None:
+            raise fail("this database has no audit log", "Run `aigw migrate`.")
+        if not readable[0]:
+            raise fail(
+                "this login may not read the audit log",
+                "Connect with the administrative login (DATABASE_URL) that runs migrations.",
+            )
+        (total,) = conn.execute("select count(*) from audit.events").fetchone()
+        with (
+            Progress(
+                TextColumn("Verifying the audit chain"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=True,
+            ) as progress,
+            conn.cursor(name="audit_chain") as cursor,
+        ):
+            task = progress.add_task("verify", total=total)
+            cursor.execute(audit.CHAIN_QUERY)
+            while batch := cursor.fetchmany(AUDIT_BATCH):
+                check.add_all(batch)
+                progress.advance(task, len(batch))
+    return check
+
+
+def report_chain(check: audit.ChainCheck, watch: frozenset[bytes]) -> None:
+    head = check.head_hash.hex()
+    if check.intact:
+        console.print(f"[green]✓[/] Audit chain intact: {check.rows:,} rows checked")
+    else:
+        broken = len({b.row_id for b in check.breaks})
+        console.print(
+            f"[bold red]✗ Audit chain broken:[/] {broken:,} of {check.rows:,} rows do not fit"
+        )
+        for problem in check.breaks:
+            console.print(f"  {problem}", highlight=False)
+    for missing in sorted(watch - check.anchors_seen):
+        console.print(
+            f"[bold red]✗ Anchor {missing.hex()} is not in the chain:[/] rows were removed "
+            "from its end, or it was rewritten",
+            highlight=False,
+        )
+    if check.head_id is None:
+        console.print("The audit log is empty.")
+        return
+    console.print(f"Head row   {check.head_id}", highlight=False)
+    console.print(f"Head hash  {head}", highlight=False)
+    if check.intact:
+        console.print(
+            "[dim]Keep the head hash where the database's owners cannot write; "
+            "`aigw audit verify --anchor <hash>` later proves no row was cut from the end.[/]"
+        )
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first (at most 1000).", min=1)] = 20,
+    action: Annotated[
+        str | None,
+        typer.Option(help="Only this action, or a dotted prefix (iam.api_keys, auth)."),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Only changes made by this user id.", show_default=False)
+    ] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only rows older than this id (the next page).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Print each row's whole detail, not its start.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The newest audit events: who changed what, and how."""
+    with database(data_dir) as urls:
+        rows = call(
+            urls.admin,
+            "select id, to_char(at, 'YYYY-MM-DD HH24:MI:SS'), "
+            "coalesce(actor_email, actor_login), action, target_id, detail::text "
+            "from api.list_audit_events(%s, %s, %s, %s::uuid)",
+            (min(limit, 1000), before, action, actor),
+        )
+    table = Table(title="Audit log", title_justify="left")
+    for column in ("id", "at", "actor", "action", "target", "detail"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("id", "action"))
+    for *fields, detail in rows:
+        if not full and len(detail) > AUDIT_DETAIL_CHARS:
+            detail = detail[: AUDIT_DETAIL_CHARS - 1] + "…"
+        # Text, not markup: "[redacted]" and whatever a row holds are shown as they are.
+        table.add_row(*(Text("" if v is None else str(v)) for v in (*fields, detail)))
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,20 @@ ROOT = Path(__file__).resolve().parent.parent
 DB_DIR = ROOT / "db"
 SQL_DIR = ROOT / "sql"
 ROLES_FILE = SQL_DIR / "roles.sql"
-# Order matters: policy.sql uses helpers from iam.sql; grants.sql comes last.
-DOMAIN_FILES = ("iam.sql", "policy.sql", "cache.sql", "events.sql", "auth.sql", "grants.sql")
+# Order matters: policy.sql uses helpers from iam.sql; audit.sql attaches its triggers to
+# the tables of the files before it, and auth.sql records sign-ins with it; grants.sql
+# comes last.
+DOMAIN_FILES = (
+    "iam.sql",
+    "policy.sql",
+    "cache.sql",
+    "events.sql",
+    "audit.sql",
+    "auth.sql",
+    "grants.sql",
+)
 # Schemas whose policies and functions the SQL files own entirely.
-MANAGED_SCHEMAS = ("iam", "policy", "cache", "events")
+MANAGED_SCHEMAS = ("iam", "policy", "cache", "events", "audit")
 MIGRATION_LOCK = 0x61696777  # "aigw"
 
 META_SETUP = """

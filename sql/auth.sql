@@ -81,6 +81,10 @@ begin
     update iam.login_throttle t
        set blocked_until = now() + l.block, failures = 0, window_started_at = now()
      where t.subject = p_subject and t.failures >= l.max_failures;
+    if found then
+        perform audit.record('auth.login_blocked', 'login_subject', p_subject,
+                             jsonb_build_object('for_seconds', extract(epoch from l.block)));
+    end if;
 end
 $$;
 
@@ -149,6 +153,8 @@ as $$
 declare
     s text;
 begin
+    perform audit.record('auth.login_failed', 'email', left(lower(btrim(p_email)), 254),
+                         jsonb_build_object('client', p_client));
     foreach s in array iam.login_subjects(p_email, p_client) loop
         perform iam.count_login_failure(s);
     end loop;
@@ -178,6 +184,9 @@ begin
     end if;
     -- A successful sign-in forgives the account's earlier failures, not the address's.
     delete from iam.login_throttle t where t.subject = 'email:' || u.email;
+    perform audit.record('auth.login', 'iam.users', u.id::text,
+                         jsonb_build_object('method', p_method, 'client', p_client,
+                                            'stay_signed_in', coalesce(p_stay_signed_in, false)));
     return query
         insert into iam.sessions as s (user_id, token_digest, expires_at, idle_timeout,
                                        stay_signed_in, method)
@@ -224,11 +233,19 @@ comment on function api.session_user(bytea) is
     'expired, idle too long, or its user is suspended).';
 
 create function api.end_session(p_token_digest bytea) returns void
-language sql volatile security definer
+language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    v_user uuid;
+begin
     update iam.sessions set revoked_at = now()
      where token_digest = p_token_digest and revoked_at is null
+    returning user_id into v_user;
+    if v_user is not null then
+        perform audit.record('auth.logout', 'iam.users', v_user::text, '{}'::jsonb);
+    end if;
+end
 $$;
 comment on function api.end_session(bytea) is 'Sign out: revoke the session of this token.';
 
@@ -259,6 +276,7 @@ begin
     update iam.users set must_change_password = false where id = v_user;
     -- Every session ends, this one included: whoever knew the old password is out.
     update iam.sessions set revoked_at = now() where user_id = v_user and revoked_at is null;
+    perform audit.record('auth.password_changed', 'iam.users', v_user::text, '{}'::jsonb);
 end
 $$;
 comment on function api.change_own_password(text) is
@@ -617,6 +635,7 @@ begin
     update iam.users set must_change_password = true where id = v_user;
     update iam.sessions set revoked_at = now() where user_id = v_user and revoked_at is null;
     delete from iam.login_throttle where subject = 'email:' || lower(btrim(p_email));
+    perform audit.record('auth.password_reset', 'iam.users', v_user::text, '{}'::jsonb);
     return v_user;
 end
 $$;

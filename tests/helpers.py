@@ -1,5 +1,8 @@
 """Small helpers shared by the tests."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +12,19 @@ import psycopg
 import uvicorn
 
 from api.embedded import free_port
+
+AIGW = [sys.executable, "-m", "api.cli"]
+
+
+def aigw(db, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the `aigw` CLI as a subprocess against a test database (as DATABASE_URL)."""
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AIGW_ENV")
+    }
+    environment.update({"DATABASE_URL": db.admin, "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [*AIGW, *args], capture_output=True, text=True, env=environment, timeout=60, check=False
+    )
 
 
 def operator_call(admin_url: str, query: str, params: tuple | dict | None = ()) -> list[tuple]:

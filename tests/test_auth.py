@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from api.auth import password_policy
-from tests.helpers import STRONG_PASSWORD, create_user, operator_call, sign_in
+from tests.helpers import STRONG_PASSWORD, aigw, create_user, operator_call, sign_in
 
 NEW_PASSWORD = "Lantern-Orchid-Basalt-47"
 
@@ -451,3 +451,40 @@ def test_every_auth_route_needs_a_session(site):
             method, f"{site.url}{path}", headers={"Authorization": f"Bearer {site.key}"}
         )
         assert key.status_code == 401, path  # an API key is not a session
+
+
+def test_sign_in_events_are_in_the_audit_log_without_secrets(site):
+    for _ in range(5):
+        login(site, "dev@example.com", "Not-The-Password-99")
+    operator_call(site.db.admin, "delete from iam.login_throttle")
+    headers = sign_in(site.url, "dev@example.com")
+    change = httpx.post(
+        f"{site.url}/auth/change-password",
+        json={"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=headers,
+    )
+    assert change.status_code == 204
+    logout_headers = sign_in(site.url, "dev@example.com", NEW_PASSWORD)
+    assert httpx.post(f"{site.url}/auth/logout", headers=logout_headers).status_code == 204
+    rows = operator_call(
+        site.db.admin,
+        "select action, target_id, detail::text from audit.events "
+        "where action like 'auth.%%' order by id",
+    )
+    actions = [a for a, _, _ in rows]
+    assert actions == [
+        *["auth.login_failed"] * 5,
+        "auth.login_blocked",
+        "auth.login",
+        "auth.password_changed",
+        "auth.login",
+        "auth.logout",
+    ]
+    assert rows[0][1] == "dev@example.com"
+    assert all(target == site.users["dev"] for _, target, _ in rows[6:])
+    everything = str(operator_call(site.db.admin, "select * from audit.events"))
+    for secret in (STRONG_PASSWORD, NEW_PASSWORD, "aigw_s_", "Not-The-Password-99"):
+        assert secret not in everything
+    assert "$argon2id$" not in everything
+    verify = aigw(site.db, "audit", "verify")
+    assert verify.returncode == 0, verify.stderr

@@ -1,27 +1,11 @@
 """The operator CLI, run as a real subprocess against the test database (DATABASE_URL)."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
 from api import keys
 from api.cli import app
-from tests.helpers import operator_call
-
-AIGW = [sys.executable, "-m", "api.cli"]
-
-
-def aigw(db, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AIGW_ENV")
-    }
-    environment.update({"DATABASE_URL": db.admin, "COLUMNS": "200", **(env or {})})
-    return subprocess.run(
-        [*AIGW, *args], capture_output=True, text=True, env=environment, timeout=60, check=False
-    )
+from tests.helpers import aigw, operator_call
 
 
 def test_every_command_has_help():
@@ -43,6 +27,9 @@ def test_every_command_has_help():
         ["users", "reset-password"],
         ["users", "suspend"],
         ["users", "activate"],
+        ["audit"],
+        ["audit", "verify"],
+        ["audit", "list"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)

@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import operator_call
 
-SCHEMAS = ("iam", "policy", "cache")
+SCHEMAS = ("iam", "policy", "cache", "audit")
 
 
 def tables(admin_url: str) -> list[str]:
@@ -37,7 +37,7 @@ def test_every_function_pins_its_search_path(module_db):
     rows = operator_call(
         module_db.admin,
         "select p.oid::regprocedure::text, p.prosecdef, p.proconfig from pg_proc p "
-        "where p.pronamespace::regnamespace::text in ('api', 'iam', 'policy', 'cache')",
+        "where p.pronamespace::regnamespace::text in ('api', 'iam', 'policy', 'cache', 'audit')",
     )
     assert len(rows) > 30
     # pg_temp named last: otherwise the session's temporary schema is searched first for
@@ -53,7 +53,7 @@ def test_no_function_is_executable_by_public(module_db):
     rows = operator_call(
         module_db.admin,
         "select p.oid::regprocedure::text from pg_proc p "
-        "where p.pronamespace::regnamespace::text in ('api', 'iam', 'policy') "
+        "where p.pronamespace::regnamespace::text in ('api', 'iam', 'policy', 'audit') "
         "and has_function_privilege('public', p.oid, 'execute')",
     )
     assert rows == []

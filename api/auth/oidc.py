@@ -9,6 +9,7 @@ a new one) and opens a session like a password login.
 """
 
 import hmac
+import json
 import logging
 from datetime import UTC, datetime
 from uuid import UUID
@@ -95,7 +96,19 @@ async def oidc_callback(
         sso_state.clear_state_cookie(request, cleared)
         problem.headers["set-cookie"] = cleared.headers["set-cookie"]
         logger.info("single sign-on refused: %s", problem.code)
+        await _audit_refusal(request, problem)
         raise
+
+
+async def _audit_refusal(request: Request, problem: ApiProblem) -> None:
+    """Refusals go to the audit log too (a burst of them is an attack worth seeing); the
+    answer to the browser does not wait on it failing."""
+    detail = json.dumps({"reason": problem.code, "status": problem.status})
+    try:
+        async with request.app.state.pool.acquire() as conn:
+            await conn.execute("select api.record_auth_event('auth.sso_refused', null, $1)", detail)
+    except (OSError, asyncpg.PostgresError) as exc:
+        logger.warning("could not record a refused sign-on: %s", type(exc).__name__)
 
 
 async def _complete(
