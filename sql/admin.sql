@@ -1,4 +1,5 @@
--- Admin registries: guardrail rules and MCP servers.
+-- Admin registries: guardrail rules and MCP servers, plus the team operations of the
+-- admin portal (rename, delete).
 --
 -- Who may do what, in one place:
 --   read   a global row (team_id null): everyone signed in; a team's row: whoever sees
@@ -366,3 +367,55 @@ end
 $$;
 comment on function api.delete_mcp_server(text) is
     'Remove an MCP server from the registry (platform admins; area owners for their teams).';
+
+-- ---------------------------------------------------------------------------
+-- Teams: rename and delete (create and list are in sql/iam.sql)
+-- ---------------------------------------------------------------------------
+
+create function api.rename_team(p_name text, p_new_name text) returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_team uuid;
+begin
+    perform iam.require_authenticated();
+    v_team := iam.team_id(p_name);
+    update iam.teams set name = p_new_name where id = v_team;
+    if not found then
+        raise exception 'you may not rename team "%"', p_name using errcode = 'AIG03',
+            hint = 'Teams are renamed by the owner of their area or a platform admin.';
+    end if;
+    -- Gateways cache principals, team name included.
+    perform iam.principals_changed();
+exception
+    when unique_violation then
+        raise exception 'team "%" already exists', p_new_name using errcode = 'AIG05';
+    when check_violation or not_null_violation then
+        raise exception 'invalid team name "%"', p_new_name using errcode = 'AIG06',
+            hint = 'Use lowercase letters, digits, ".", "_" or "-" (at most 63 characters).';
+end
+$$;
+comment on function api.rename_team(text, text) is
+    'Rename a team (area owners in their area, platform admins); its keys keep working.';
+
+create function api.delete_team(p_name text) returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_team uuid;
+begin
+    perform iam.require_authenticated();
+    v_team := iam.team_id(p_name);
+    delete from iam.teams where id = v_team;
+    if not found then
+        raise exception 'only platform admins delete teams' using errcode = 'AIG03',
+            hint = 'Deleting a team deletes its keys, budgets and policies; revoke keys instead.';
+    end if;
+    perform iam.principals_changed();
+end
+$$;
+comment on function api.delete_team(text) is
+    'Delete a team with its keys, service accounts, memberships, budgets, policies, guardrails '
+    'and MCP servers (platform admins). Its request events are kept.';

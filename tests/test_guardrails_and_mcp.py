@@ -1,8 +1,10 @@
-"""The guardrail and MCP server registries, in SQL.
+"""The guardrail and MCP server registries, and renaming and deleting teams, in SQL.
 
 Who may call these is in test_rls.py, bad input in test_bad_input.py, the HTTP surface in
 test_admin_api.py; this is what the functions do.
 """
+
+import hashlib
 
 import psycopg
 import pytest
@@ -99,6 +101,45 @@ def test_an_mcp_server_is_enabled_disabled_and_removed_by_name(teams):
     ) == [("docs", "n1", False, "Docs")]
     operator_call(op, "select api.delete_mcp_server('docs')")
     assert operator_call(op, "select count(*) from api.list_mcp_servers()") == [(0,)]
+
+
+def test_a_renamed_team_keeps_its_keys_working(teams):
+    op = teams
+    (key,) = operator_call(op, "select key from api.issue_key('n1', 'ci')")[0]
+    operator_call(op, "select api.rename_team('n1', 'payments')")
+    digest = hashlib.sha256(key.encode()).digest()
+    (team,) = operator_call(op, "select team_name from api.authenticate_key(%s)", (digest,))[0]
+    assert team == "payments"
+    with pytest.raises(psycopg.Error) as taken:
+        operator_call(op, "select api.rename_team('payments', 'n2')")
+    assert taken.value.sqlstate == "AIG05"
+
+
+def test_deleting_a_team_deletes_what_belongs_to_it_and_nothing_else(teams):
+    op = teams
+    for team in ("n1", "n2"):
+        operator_call(op, "select api.issue_key(%s, 'k')", (team,))
+        operator_call(op, "select api.set_budget(%s, 'month', 10)", (team,))
+        operator_call(
+            op,
+            "select api.set_guardrail(%s, 'pii', 'input', 'pii_redact', %s, 'flag')",
+            (team, PII),
+        )
+        operator_call(
+            op,
+            "select api.register_mcp_server(%s, 'https://x.example.com', null, %s)",
+            (f"mcp-{team}", team),
+        )
+    operator_call(op, "select api.delete_team('n1')")
+    remaining = operator_call(
+        op,
+        "select (select array_agg(team) from api.list_keys()),"
+        " (select array_agg(team) from api.list_budgets()),"
+        " (select array_agg(team) from api.list_guardrails()),"
+        " (select array_agg(team) from api.list_mcp_servers()),"
+        " (select array_agg(team) from api.list_team_policies())",
+    )[0]
+    assert remaining == (["n2"],) * 5
 
 
 def test_refusals_carry_a_hint(teams, db):

@@ -37,6 +37,7 @@ class World:
     users: dict[str, uuid.UUID] = field(default_factory=dict)
     keys: dict[str, uuid.UUID] = field(default_factory=dict)  # by key name
     guardrails: dict[str, uuid.UUID] = field(default_factory=dict)  # by rule name
+    budgets: dict[str, uuid.UUID] = field(default_factory=dict)  # by team name
     service_account: uuid.UUID | None = None
 
     def principal(self, name: str) -> dict:
@@ -102,6 +103,8 @@ async def world(module_db) -> World:
         )
     for rule_id, rule_name in operator_call(op, "select id, name from api.list_guardrails()"):
         w.guardrails[rule_name] = rule_id
+    for budget_id, team in operator_call(op, "select id, team from api.list_budgets()"):
+        w.budgets[team] = budget_id
     # Every team has used the response cache today.
     stats = [
         {"team_id": str(team_id), "day": "today", "status": "miss", "count": 1}
@@ -318,6 +321,13 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
     "set a price": (q("select api.set_price('gpt-4o', 1, 2, 0)"), {"admin"}),
     "register a model": (q("select api.register_model('my-model', 'openai', 4096)"), {"admin"}),
     "disable a model": (q("select api.set_model_enabled('gpt-4o', false)"), {"admin"}),
+    "rename n1": (q("select api.rename_team('n1', 'n1-renamed')"), NORTH_WRITERS),
+    "rename s1": (q("select api.rename_team('s1', 's1-renamed')"), {"admin"}),
+    "delete n1": (q("select api.delete_team('n1')"), {"admin"}),
+    "delete n1's budget": (
+        q("select api.delete_budget($1)", lambda w: w.budgets["n1"]),
+        N1_MANAGERS,
+    ),
     "set a global guardrail": (
         q("select api.set_guardrail(null, 'new', 'output', 'pii_redact', $1, 'redact')", PII),
         {"admin"},
