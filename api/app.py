@@ -8,16 +8,20 @@ and the Redis client.
 import asyncio
 import os
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import asyncpg
 import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException
 
-from api import errors
+from api import admin, errors
 from api.cache import embedder as embedders
 from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin, default_data_dir
@@ -126,13 +130,26 @@ def create_app(
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         status = errors.http_status(exc.sqlstate)
         message = exc.args[0] if status < 500 and exc.args else "internal error"
-        return JSONResponse(
-            {"error": {"type": errors.error_type(status), "message": message}},
-            status_code=status,
-        )
+        return JSONResponse(errors.error_body(status, message), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if not errors.uses_error_envelope(request.url.path):
+            return await request_validation_exception_handler(request, exc)
+        status = HTTPStatus.UNPROCESSABLE_ENTITY
+        message = errors.validation_message(exc.errors())
+        return JSONResponse(errors.error_body(status, message), status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if not errors.uses_error_envelope(request.url.path):
+            return await http_exception_handler(request, exc)
+        body = errors.error_body(HTTPStatus(exc.status_code), str(exc.detail))
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     app.include_router(openai_api.router)
     app.include_router(anthropic_api.router)
+    app.include_router(admin.router)
     app.add_middleware(CacheStatusHeader)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
