@@ -8,20 +8,19 @@ and the Redis client.
 import asyncio
 import os
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 from pathlib import Path
 
 import asyncpg
 import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.exceptions import HTTPException
 
-from api import admin, errors
+from api import admin, auth, errors
+from api.auth.errors import ApiProblem
 from api.cache import embedder as embedders
 from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin, default_data_dir
@@ -130,24 +129,38 @@ def create_app(
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         status = errors.http_status(exc.sqlstate)
         message = exc.args[0] if status < 500 and exc.args else "internal error"
-        return JSONResponse(errors.error_body(status, message), status_code=status)
+        error = {"type": errors.error_type(status), "message": message}
+        hint = getattr(exc, "hint", None)
+        if hint and status < 500:
+            error["hint"] = hint  # what to do next, as the function that refused says
+        headers = {"Retry-After": exc.detail} if exc.sqlstate == "AIG08" and exc.detail else None
+        return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        if not errors.uses_error_envelope(request.url.path):
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not request.url.path.startswith(("/auth", "/admin")):
             return await request_validation_exception_handler(request, exc)
-        status = HTTPStatus.UNPROCESSABLE_ENTITY
-        message = errors.validation_message(exc.errors())
-        return JSONResponse(errors.error_body(status, message), status_code=status)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if not errors.uses_error_envelope(request.url.path):
-            return await http_exception_handler(request, exc)
-        body = errors.error_body(HTTPStatus(exc.status_code), str(exc.detail))
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()[:10]
+        )
+        return JSONResponse(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "invalid_input",
+                    "message": f"Invalid request: {problems}.",
+                }
+            },
+            status_code=422,
+        )
 
     app.include_router(openai_api.router)
+    app.include_router(auth.router)
     app.include_router(anthropic_api.router)
     app.include_router(admin.router)
     app.add_middleware(CacheStatusHeader)
@@ -160,7 +173,12 @@ def create_app(
             metrics.events_waiting.set(sink.waiting)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["health"], summary="200 once the database and Redis answer")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="200 once the database and Redis answer",
+        responses={503: {"description": "The database or Redis does not answer (see body)"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
         checks = {
             "database": _check(request.app.state.pool.fetchval("select 1")),

@@ -50,6 +50,10 @@ cache_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(cache_app, name="cache")
+users_app = typer.Typer(
+    help="People: list them, reset a password, suspend or reactivate.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -457,6 +461,66 @@ def keys_revoke(
     with database(data_dir) as urls:
         call(urls.admin, "select api.revoke_key(%s::uuid)", (key_id,))
     console.print(f"[green]✓[/] Key {key_id} revoked")
+
+
+# ---------------------------------------------------------------------------
+# users
+# ---------------------------------------------------------------------------
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDirOption = None) -> None:
+    """List users with their roles and status."""
+    with database(data_dir) as urls:
+        rows = call(
+            urls.admin,
+            "select email, display_name, status, array_to_string(roles, ', '), sso, "
+            "must_change_password from api.list_all_users()",
+        )
+    show("Users", ["email", "name", "status", "roles", "sso", "must change password"], rows)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Give a user a one-time password (printed once) to change at next sign-in; ends
+    their sessions and lifts a sign-in lockout."""
+    from api.passwords import hash_password, one_time_password
+
+    password = one_time_password()
+    with database(data_dir) as urls:
+        call(urls.admin, "select api.reset_password(%s, %s)", (email, hash_password(password)))
+    err_console.print(f"[green]✓[/] One-time password for {email} (shown once):")
+    print(password)
+
+
+@users_app.command("suspend")
+def users_suspend(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Suspend a user: their sessions and keys stop working at once."""
+    _set_user_status(email, "suspended", data_dir)
+
+
+@users_app.command("activate")
+def users_activate(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Reactivate a suspended user."""
+    _set_user_status(email, "active", data_dir)
+
+
+def _set_user_status(email: str, status: str, data_dir: Path | None) -> None:
+    with database(data_dir) as urls:
+        rows = call(urls.admin, "select id from api.list_all_users() where email = %s", (email,))
+        if not rows:
+            raise fail(f"no user with email {email}", "List users with: aigw users list")
+        call(urls.admin, "select api.set_user_status(%s, %s)", (rows[0][0], status))
+    console.print(f"[green]✓[/] {email} is {status}")
 
 
 # ---------------------------------------------------------------------------

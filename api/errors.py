@@ -15,10 +15,14 @@ STATUS_BY_SQLSTATE = {
     "AIG05": HTTPStatus.CONFLICT,
     "AIG06": HTTPStatus.UNPROCESSABLE_ENTITY,
     "AIG07": HTTPStatus.TOO_MANY_REQUESTS,  # budget exhausted (OpenAI: insufficient_quota)
+    "AIG08": HTTPStatus.TOO_MANY_REQUESTS,  # sign-in throttled (detail: seconds to wait)
     "42501": HTTPStatus.FORBIDDEN,  # insufficient_privilege (incl. a row-level security check)
     "23505": HTTPStatus.CONFLICT,  # unique_violation
     "23514": HTTPStatus.UNPROCESSABLE_ENTITY,  # check_violation
     "22P02": HTTPStatus.UNPROCESSABLE_ENTITY,  # invalid_text_representation (e.g. a bad uuid)
+    "22021": HTTPStatus.UNPROCESSABLE_ENTITY,  # character_not_in_repertoire (a NUL in text)
+    "22P05": HTTPStatus.UNPROCESSABLE_ENTITY,  # untranslatable_character
+    "22001": HTTPStatus.UNPROCESSABLE_ENTITY,  # string_data_right_truncation
     "57014": HTTPStatus.SERVICE_UNAVAILABLE,  # query_canceled (statement timeout)
 }
 

@@ -17,7 +17,15 @@ DB_DIR = ROOT / "db"
 SQL_DIR = ROOT / "sql"
 ROLES_FILE = SQL_DIR / "roles.sql"
 # Order matters: policy.sql uses helpers from iam.sql; grants.sql comes last.
-DOMAIN_FILES = ("iam.sql", "policy.sql", "cache.sql", "events.sql", "admin.sql", "grants.sql")
+DOMAIN_FILES = (
+    "iam.sql",
+    "policy.sql",
+    "cache.sql",
+    "events.sql",
+    "auth.sql",
+    "admin.sql",
+    "grants.sql",
+)
 # Schemas whose policies and functions the SQL files own entirely.
 MANAGED_SCHEMAS = ("iam", "policy", "cache", "events")
 MIGRATION_LOCK = 0x61696777  # "aigw"

@@ -111,6 +111,17 @@ as $$
                    where r.user_id = iam.active_user_id() and r.role = 'team_admin')
 $$;
 
+-- Whether the principal administers anything (a team, an area, the platform): the
+-- admin-only lists answer 403 to everyone else rather than an empty list.
+create or replace function iam.manages_anything() returns boolean
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select iam.is_platform_admin() or exists (
+        select 1 from iam.user_roles r
+        where r.user_id = iam.active_user_id() and r.role in ('area_owner', 'team_admin'))
+$$;
+
 -- Teams the principal belongs to as a member.
 create or replace function iam.member_team_ids() returns uuid[]
 language sql stable security definer
@@ -152,7 +163,8 @@ $$;
 grant execute on function
     iam.active_user_id(), iam.has_role(text), iam.is_platform_admin(), iam.owned_area_ids(),
     iam.area_team_ids(), iam.managed_team_ids(), iam.member_team_ids(),
-    iam.readable_team_ids(), iam.readable_area_ids(), iam.is_authenticated()
+    iam.readable_team_ids(), iam.readable_area_ids(), iam.is_authenticated(),
+    iam.manages_anything()
     to aigw_owner;
 
 set local role aigw_owner;
@@ -422,6 +434,19 @@ begin
 end
 $$;
 
+create or replace function iam.require_admin() returns void
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform iam.require_authenticated();
+    if not iam.manages_anything() then
+        raise exception 'this needs a platform, area or team admin' using errcode = 'AIG03',
+            hint = 'Ask an admin of your team.';
+    end if;
+end
+$$;
+
 -- Gateways cache authenticated principals; anything that changes what a key may do
 -- tells them (at commit) to drop their caches.
 create or replace function iam.principals_changed() returns void
@@ -582,6 +607,9 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins suspend or reactivate users' using errcode = 'AIG03';
+    end if;
     if p_status is null or p_status not in ('active', 'suspended') then
         raise exception 'unknown status "%"', p_status using errcode = 'AIG06',
             hint = 'Use active or suspended.';
@@ -632,6 +660,9 @@ declare
     v_id uuid;
 begin
     perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins grant roles' using errcode = 'AIG03';
+    end if;
     select * into v_scope from iam.role_scope(p_role, p_scope);
     if not exists (select 1 from iam.users u where u.id = p_user_id) then
         raise exception 'user % not found', p_user_id using errcode = 'AIG04';
@@ -748,12 +779,16 @@ comment on function api.create_service_account(text, text) is
 
 create function api.list_service_accounts()
 returns table (id uuid, team text, name text, status text, created_at timestamptz)
-language sql stable security definer
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select s.id, t.name, s.name, s.status, s.created_at
-    from iam.service_accounts s join iam.teams t on t.id = s.team_id
-    order by t.name, s.name
+begin
+    perform iam.require_admin();
+    return query
+        select s.id, t.name, s.name, s.status, s.created_at
+        from iam.service_accounts s join iam.teams t on t.id = s.team_id
+        order by t.name, s.name;
+end
 $$;
 comment on function api.list_service_accounts() is 'Service accounts of the teams the caller manages.';
 
@@ -762,7 +797,7 @@ language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
-    perform iam.require_authenticated();
+    perform iam.require_admin();
     if p_status is null or p_status not in ('active', 'suspended', 'revoked') then
         raise exception 'unknown status "%"', p_status using errcode = 'AIG06',
             hint = 'Use active, suspended or revoked.';

@@ -37,3 +37,40 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+STRONG_PASSWORD = "Velvet-Harbor-Quartz-81"
+
+
+def create_user(
+    admin_url: str,
+    email: str,
+    *,
+    password: str = STRONG_PASSWORD,
+    roles: tuple[tuple[str, str | None], ...] = (),
+    teams: tuple[str, ...] = (),
+    must_change: bool = False,
+) -> str:
+    """A user with a password, roles ((role, scope), …) and team memberships; their id."""
+    from api.passwords import hash_password
+
+    user_id = str(operator_call(admin_url, "select api.create_user(%s)", (email,))[0][0])
+    operator_call(
+        admin_url,
+        "select api.set_user_password(%s, %s, %s)",
+        (user_id, hash_password(password), must_change),
+    )
+    for role, scope in roles:
+        operator_call(admin_url, "select api.grant_role(%s, %s, %s)", (user_id, role, scope))
+    for team in teams:
+        operator_call(admin_url, "select api.add_team_member(%s, %s)", (team, user_id))
+    return user_id
+
+
+def sign_in(base_url: str, email: str, password: str = STRONG_PASSWORD) -> dict:
+    """Log in over HTTP; returns headers carrying the session token."""
+    import httpx
+
+    response = httpx.post(f"{base_url}/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}

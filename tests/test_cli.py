@@ -38,6 +38,11 @@ def test_every_command_has_help():
         ["keys", "create"],
         ["keys", "list"],
         ["keys", "revoke"],
+        ["users"],
+        ["users", "list"],
+        ["users", "reset-password"],
+        ["users", "suspend"],
+        ["users", "activate"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -119,3 +124,32 @@ def test_an_unreachable_database_is_reported_with_what_to_do(db):
     assert result.returncode == 1
     assert "cannot reach the database" in result.stderr and "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reset_password_lets_a_locked_out_user_back_in_once(gateway):
+    import httpx
+
+    from tests.helpers import create_user
+
+    create_user(gateway.db.admin, "locked@example.com")
+
+    def login(password):
+        return httpx.post(
+            f"{gateway.url}/auth/login", json={"email": "locked@example.com", "password": password}
+        )
+
+    for _ in range(5):
+        login("Wrong-Password-Guess-1")
+    assert login("Wrong-Password-Guess-1").status_code == 429
+    reset = aigw(gateway.db, "users", "reset-password", "locked@example.com")
+    assert reset.returncode == 0, reset.stderr
+    one_time = reset.stdout.strip()
+    assert "shown once" in reset.stderr and one_time not in reset.stderr
+    signed_in = login(one_time)
+    assert signed_in.status_code == 200 and signed_in.json()["must_change_password"] is True
+    listed = aigw(gateway.db, "users", "list")
+    assert "locked@example.com" in listed.stdout
+    assert aigw(gateway.db, "users", "suspend", "locked@example.com").returncode == 0
+    assert login(one_time).status_code == 401
+    missing = aigw(gateway.db, "users", "suspend", "ghost@example.com")
+    assert missing.returncode == 1 and "aigw users list" in missing.stderr

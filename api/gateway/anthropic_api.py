@@ -52,7 +52,11 @@ async def admit_message(request: Request, gw: Gateway, admission: Admission) -> 
     return body
 
 
-@router.post("/messages", summary="Create a message (Anthropic format)")
+@router.post(
+    "/messages",
+    summary="Create a message (Anthropic format)",
+    responses=errors.openapi_responses("anthropic"),
+)
 async def messages(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     admission = gw.begin(request, WIRE)
@@ -133,7 +137,11 @@ def read_event(data: dict, usage: Usage) -> tuple[int, bool, bool]:
     return produced, data.get("type") == "message_stop", True
 
 
-@router.post("/messages/count_tokens", summary="Count a message's input tokens")
+@router.post(
+    "/messages/count_tokens",
+    summary="Count a message's input tokens",
+    responses=errors.openapi_responses("anthropic"),
+)
 async def count_tokens(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     admission = gw.begin(request, WIRE)

@@ -1,5 +1,6 @@
 """Errors in the caller's dialect: OpenAI-shaped on /v1, Anthropic-shaped on /anthropic."""
 
+import json
 from dataclasses import dataclass, field
 
 from fastapi.responses import JSONResponse
@@ -133,3 +134,33 @@ def bad_upstream_response() -> GatewayError:
         "api_error",
         "bad_upstream_response",
     )
+
+
+# -- for the OpenAPI document: the errors each dialect answers with -------------------
+
+_DESCRIBED = {
+    400: "Malformed request",
+    401: "Missing, invalid, revoked or expired key",
+    403: "The key's team may not use this model (or the key lacks the scope)",
+    404: "Unknown model",
+    413: "Request too large",
+    429: "Rate limit or budget reached: see Retry-After",
+    502: "The provider failed",
+    503: "A dependency is unavailable (budgets cannot be reserved): retry",
+    504: "The provider timed out",
+}
+
+
+def openapi_responses(wire: str, *statuses: int) -> dict:
+    """`responses=` for a gateway route: each status with an example in the caller's
+    dialect (the shape GatewayError.response writes)."""
+    chosen = statuses or tuple(_DESCRIBED)
+    documented = {}
+    for status in chosen:
+        example = GatewayError(status, _DESCRIBED[status], "api_error", "api_error")
+        body = example.response(wire).body
+        documented[status] = {
+            "description": _DESCRIBED[status],
+            "content": {"application/json": {"example": json.loads(body)}},
+        }
+    return documented

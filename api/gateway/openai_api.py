@@ -50,7 +50,11 @@ def choices(data: dict) -> list[dict]:
     return [c for c in value if isinstance(c, dict)] if isinstance(value, list) else []
 
 
-@router.post("/chat/completions", summary="Create a chat completion (OpenAI format)")
+@router.post(
+    "/chat/completions",
+    summary="Create a chat completion (OpenAI format)",
+    responses=errors.openapi_responses("openai"),
+)
 async def chat_completions(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     admission = gw.begin(request, WIRE)
@@ -144,7 +148,11 @@ def stream_reader(wants_usage: bool):
     return read
 
 
-@router.post("/embeddings", summary="Create embeddings (OpenAI format)")
+@router.post(
+    "/embeddings",
+    summary="Create embeddings (OpenAI format)",
+    responses=errors.openapi_responses("openai"),
+)
 async def embeddings(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     admission = gw.begin(request, WIRE)
@@ -187,7 +195,11 @@ async def embeddings(request: Request) -> Response:
     )
 
 
-@router.get("/models", summary="The models the caller's team may use")
+@router.get(
+    "/models",
+    summary="The models the caller's team may use",
+    responses=errors.openapi_responses("openai"),
+)
 async def models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     admission = gw.begin(request, WIRE)
