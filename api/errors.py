@@ -4,7 +4,6 @@ api.* functions raise custom SQLSTATEs (see sql/iam.sql); a few standard ones ca
 the surface too. Anything else is a server error.
 """
 
-from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 
 STATUS_BY_SQLSTATE = {
@@ -44,26 +43,3 @@ def http_status(sqlstate: str | None) -> HTTPStatus:
 
 def error_type(status: HTTPStatus) -> str:
     return ERROR_TYPE_BY_STATUS.get(status, "api_error")
-
-
-# Surfaces whose every error is {"error": {"type", "message"}}; /v1 and /anthropic keep
-# the wire formats of the APIs they imitate (api/gateway/errors.py).
-ENVELOPED_PREFIXES = ("/admin", "/auth")
-
-
-def uses_error_envelope(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in ENVELOPED_PREFIXES)
-
-
-def error_body(status: HTTPStatus, message: str) -> dict:
-    return {"error": {"type": error_type(status), "message": message}}
-
-
-def validation_message(problems: Sequence[Mapping]) -> str:
-    """One line per problem, e.g. `name: String should match pattern '…'`."""
-    lines = []
-    for problem in problems:
-        # "body" and "query" say where, which the field name already makes clear
-        where = ".".join(str(part) for part in problem.get("loc", ())[1:])
-        lines.append(f"{where}: {problem.get('msg')}" if where else str(problem.get("msg")))
-    return "; ".join(lines) or "invalid request"

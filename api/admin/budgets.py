@@ -3,13 +3,12 @@ of the teams you can see, with what has been spent this period."""
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, as_dicts
+from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Usd, as_dicts
 
 router = APIRouter(tags=["admin: budgets"], responses=ERROR_RESPONSES)
 
@@ -29,7 +28,7 @@ class Budget(BaseModel):
 
 class SpendLimit(Body):
     period: Literal["day", "week", "month", "total"]
-    hard_limit_usd: Decimal
+    hard_limit_usd: Usd
 
 
 @router.put(

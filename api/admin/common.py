@@ -1,5 +1,5 @@
-"""What every admin router shares: the caller's connection, the error body and the
-responses every endpoint documents, and the request-body base class.
+"""What every admin router shares: the caller's connection, the error responses every
+endpoint documents, request-body types and base class.
 
 Endpoints are thin on purpose: each is one call of an api.* function inside the caller's
 transaction. Who may do what is decided there (row-level security and the functions'
@@ -8,6 +8,7 @@ checks), never here.
 
 import uuid
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from fastapi import Depends
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.auth.deps import user_connection
+from api.auth.errors import responses
 
 # scope="function": the transaction ends (commits) before the response is sent, so a
 # client that got a 2xx reads its own write on its next request, and a failed commit is
@@ -24,33 +26,13 @@ Connection = Annotated[asyncpg.Connection, Depends(user_connection, scope="funct
 # The names the database accepts for areas, teams, keys, rules and servers.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 
+# Every endpoint documents these, in the error body of /auth and /admin.
+ERROR_RESPONSES = responses(401, 403, 404, 409, 422)
 
-class ErrorDetail(BaseModel):
-    type: str = Field(examples=["permission_error"])
-    message: str = Field(examples=['you may not set the policy of team "checkout"'])
-
-
-class ErrorBody(BaseModel):
-    """Every error of /admin: the database's message, or what failed validation."""
-
-    error: ErrorDetail
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Not signed in."},
-    403: {
-        "model": ErrorBody,
-        "description": "Signed in, but your role does not allow this (or you must change "
-        "your password first).",
-    },
-    404: {
-        "model": ErrorBody,
-        "description": "No such object, or none that you may see: rows outside your scope "
-        "are invisible, not forbidden.",
-    },
-    409: {"model": ErrorBody, "description": "Conflicts with an existing object."},
-    422: {"model": ErrorBody, "description": "Invalid input; nothing was written."},
-}
+# Bounds that only keep a value representable in its column; what makes a value valid
+# (a positive limit, a price of 0 or more) the database says, with its own message.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Usd = Annotated[Decimal, Field(ge=Decimal("-99999999"), le=Decimal("99999999"))]
 
 
 class Body(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from api.admin.common import ERROR_RESPONSES, Body, Connection, Slug, as_dicts
+from api.admin.common import ERROR_RESPONSES, Body, Connection, Int32, Slug, as_dicts
 
 router = APIRouter(prefix="/api-keys", tags=["admin: api keys"], responses=ERROR_RESPONSES)
 
@@ -41,8 +41,8 @@ class IssuedKey(BaseModel):
 
 
 class KeyLimits(Body):
-    rpm_limit: int | None = Field(description="Requests per minute; null: the team's only.")
-    tpm_limit: int | None = Field(description="Tokens per minute; null: the team's only.")
+    rpm_limit: Int32 | None = Field(description="Requests per minute; null: the team's only.")
+    tpm_limit: Int32 | None = Field(description="Tokens per minute; null: the team's only.")
 
 
 @router.get("", summary="List the keys you can see (never the keys themselves)")

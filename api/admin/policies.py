@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from api.admin.common import ERROR_RESPONSES, Body, Connection, as_dicts
+from api.admin.common import ERROR_RESPONSES, Body, Connection, Int32, as_dicts
 
 router = APIRouter(prefix="/policies", tags=["admin: policies"], responses=ERROR_RESPONSES)
 
@@ -24,8 +24,8 @@ class PolicyChange(Body):
     allowed_models: list[str] | None = Field(
         description="Models the team may call; null: every enabled model; []: none."
     )
-    rpm_limit: int | None = Field(description="Requests per minute; null: no limit.")
-    tpm_limit: int | None = Field(description="Tokens per minute; null: no limit.")
+    rpm_limit: Int32 | None = Field(description="Requests per minute; null: no limit.")
+    tpm_limit: Int32 | None = Field(description="Tokens per minute; null: no limit.")
 
 
 @router.get("", summary="List the policies of the teams you can see")

@@ -5,7 +5,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from api.admin.common import ERROR_RESPONSES, Body, Connection, as_dicts
+from api.admin.common import ERROR_RESPONSES, Body, Connection, Usd, as_dicts
 
 router = APIRouter(prefix="/pricing", tags=["admin: pricing"], responses=ERROR_RESPONSES)
 
@@ -18,9 +18,9 @@ class Price(BaseModel):
 
 
 class PriceChange(Body):
-    input_usd_per_mtok: Decimal
-    output_usd_per_mtok: Decimal
-    cached_input_usd_per_mtok: Decimal = Decimal(0)
+    input_usd_per_mtok: Usd
+    output_usd_per_mtok: Usd
+    cached_input_usd_per_mtok: Usd = Decimal(0)
 
 
 @router.get("", summary="List every model's price (null: not priced yet)")
