@@ -22,29 +22,30 @@ import psycopg
 import pytest
 
 from api.app import create_app
-from api.auth.deps import ENABLE_SETTING, TEST_USER_HEADER
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
-from tests.helpers import operator_call, serving
+from tests.helpers import create_user, operator_call, serving, sign_in
 
 ROLES = ["admin", "owner_north", "tadmin_n1", "dev_n1", "viewer_n1", "anonymous"]
 SIGNED_IN = ROLES[:-1]
 # The schemas whose tables make up the world (events are not written by /admin).
 WORLD_SCHEMAS = ("iam", "policy", "cache")
 SNAPSHOT_SCHEMA = "admin_api_snapshot"
+# Written by every signed-in request (a session's last use), never by /admin itself.
+SIGN_IN_BOOKKEEPING = ("iam.sessions", "iam.login_throttle")
 
 
 @dataclass
 class World:
     db: object
     url: str
-    users: dict[str, uuid.UUID] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
     ids: dict[str, uuid.UUID] = field(default_factory=dict)  # keys, budgets, rules by name
     tables: list[str] = field(default_factory=list)
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)  # headers per role
 
     def headers(self, role: str) -> dict[str, str]:
-        """How a role signs in. The session layer replaces the header with a session."""
-        return {} if role == "anonymous" else {TEST_USER_HEADER: str(self.users[role])}
+        return self.sessions.get(role, {})  # anonymous: no session
 
     def call(self, role: str, method: str, path: str, body=None) -> httpx.Response:
         with httpx.Client(base_url=self.url, timeout=30) as client:
@@ -55,6 +56,7 @@ class World:
             f"(select coalesce(string_agg(md5(t::text), ',' order by md5(t::text)), '') "
             f"from {table} t)"
             for table in self.tables
+            if table not in SIGN_IN_BOOKKEEPING
         ]
         return operator_call(self.db.admin, f"select md5({' || '.join(parts)})")[0][0]
 
@@ -104,21 +106,17 @@ def build_world(db) -> dict:
             "select api.register_mcp_server(%s, 'https://mcp.example.com/sse', null, %s)",
             (f"mcp-{suffix}", team),
         )
-    users = {}
     grants = {
-        "admin": ("platform_admin", None),
-        "owner_north": ("area_owner", "north"),
-        "tadmin_n1": ("team_admin", "n1"),
-        "dev_n1": ("developer", None),
-        "viewer_n1": ("viewer", None),
+        "admin": (("platform_admin", None), ()),
+        "owner_north": (("area_owner", "north"), ()),
+        "tadmin_n1": (("team_admin", "n1"), ()),  # a team admin is a member of the team
+        "dev_n1": (("developer", None), ("n1",)),
+        "viewer_n1": (("viewer", None), ("n1",)),
     }
-    for name, (role, scope) in grants.items():
-        (users[name],) = operator_call(op, "select api.create_user(%s)", (f"{name}@example.com",))[
-            0
-        ]
-        operator_call(op, "select api.grant_role(%s, %s, %s)", (users[name], role, scope))
-    for name in ("dev_n1", "viewer_n1"):
-        operator_call(op, "select api.add_team_member('n1', %s)", (users[name],))
+    users = {
+        name: create_user(op, f"{name}@example.com", roles=(grant,), teams=teams)
+        for name, (grant, teams) in grants.items()
+    }
     ids["dev_n1-personal"] = as_user(
         db, users["dev_n1"], "select id from api.issue_key('n1', 'dev_n1-personal')"
     )[0][0]
@@ -126,15 +124,7 @@ def build_world(db) -> dict:
 
 
 @pytest.fixture(scope="module")
-def test_sessions():
-    """The session stand-in answers only when asked to (see api/auth/deps.py)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENABLE_SETTING, "1")
-        yield
-
-
-@pytest.fixture(scope="module")
-def world(module_db, redis_server, test_sessions) -> World:
+def world(module_db, redis_server) -> World:
     built = build_world(module_db)
     tables = [
         r[0]
@@ -147,13 +137,15 @@ def world(module_db, redis_server, test_sessions) -> World:
         )
     ]
     operator_call(module_db.admin, f"create schema {SNAPSHOT_SCHEMA}")
-    for table in tables:
-        operator_call(module_db.admin, f"create table {snapshot_name(table)} as table {table}")
     # No provider is ever called here: the admin API never reaches one.
     config = load_config(env={}, mock_provider_url="http://127.0.0.1:9")
     app = create_app(module_db.app, redis_server, gateway_config=config, events=MemorySink())
     with serving(app) as url:
-        yield World(module_db, url, built["users"], built["ids"], tables)
+        # Signing in writes (a session row): done before the snapshot is taken.
+        sessions = {role: sign_in(url, f"{role}@example.com") for role in SIGNED_IN}
+        for table in tables:
+            operator_call(module_db.admin, f"create table {snapshot_name(table)} as table {table}")
+        yield World(module_db, url, built["users"], built["ids"], tables, sessions)
 
 
 @pytest.fixture
@@ -517,25 +509,31 @@ def test_bad_input_is_422_in_the_error_shape_and_writes_nothing(world, method, p
     expected = 409 if path == "/admin/teams/n1" else 422
     assert response.status_code == expected, response.text
     error = response.json()["error"]
-    assert set(response.json()) == {"error"} and set(error) == {"type", "message"}
+    assert set(response.json()) == {"error"}
+    assert {"type", "message"} <= set(error) <= {"type", "code", "message", "hint"}
     assert error["type"] == ("conflict_error" if expected == 409 else "invalid_request_error")
     if message:
         assert message in error["message"]
     assert world.fingerprint() == before
 
 
-def test_refusals_say_why(world):
-    refused = world.call("tadmin_n1", "PUT", "/admin/policies/n1", POLICY)
-    assert refused.json() == {
-        "error": {
-            "type": "permission_error",
-            "message": 'you may not set the policy of team "n1"',
-        }
-    }
-    hidden = world.call("tadmin_n1", "PUT", "/admin/policies/s1", POLICY)
-    assert hidden.json()["error"] == {"type": "not_found_error", "message": 'team "s1" not found'}
+def test_refusals_say_why_and_what_to_do(world):
+    refused = world.call("tadmin_n1", "PUT", "/admin/policies/n1", POLICY).json()["error"]
+    assert refused["type"] == "permission_error"
+    assert refused["message"] == 'you may not set the policy of team "n1"'
+    assert "owner of the team's area" in refused["hint"]
+    hidden = world.call("tadmin_n1", "PUT", "/admin/policies/s1", POLICY).json()["error"]
+    assert (hidden["type"], hidden["message"]) == ("not_found_error", 'team "s1" not found')
     anonymous = world.call("anonymous", "GET", "/admin/teams")
     assert anonymous.json()["error"]["type"] == "authentication_error"
+
+
+def test_a_user_who_must_change_their_password_gets_403_until_they_do(same_world):
+    w = same_world
+    create_user(w.db.admin, "new@example.com", roles=(("platform_admin", None),), must_change=True)
+    response = httpx.get(f"{w.url}/admin/teams", headers=sign_in(w.url, "new@example.com"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "password_change_required"
 
 
 def test_other_surfaces_keep_their_own_error_formats(world):
