@@ -20,7 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api import admin, auth, errors
+from api.auth import oidc
 from api.auth.errors import ApiProblem
+from api.auth.oidc_provider import OidcProvider, OidcSettings
 from api.cache import embedder as embedders
 from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin, default_data_dir
@@ -48,13 +50,15 @@ def create_app(
     gateway_config: GatewayConfig | None = None,
     events: EventSink | None = None,
     token_settings: TokenSettings | None = None,
+    oidc_settings: OidcSettings | None = None,
     cache_embedder: str | None = None,
     spool_dir: Path | None = None,
 ) -> FastAPI:
     """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
     (or AIGW_CONFIG); `events` to the durable writer into events.requests (spooling in
     `spool_dir`, default AIGW_SPOOL_DIR or the user data directory's spool/);
-    `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model."""
+    `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model. Single sign-on
+    (/auth/oidc) is on when `oidc_settings` is given."""
     config = gateway_config or load_config()
     if events is None:
         settings = load()
@@ -82,6 +86,9 @@ def create_app(
             timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
         )
         tokens = TokenVerifier(token_settings, http) if token_settings else None
+        # Sign-in traffic to the identity provider keeps to a small client of its own.
+        sso_http = httpx.AsyncClient(timeout=httpx.Timeout(10)) if oidc_settings else None
+        app.state.oidc = OidcProvider(oidc_settings, sso_http) if oidc_settings else None
         authenticator = KeyAuthenticator(app.state.pool, app_database_url, tokens)
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
@@ -114,10 +121,14 @@ def create_app(
                 await sink.stop()
             await authenticator.stop()
             await http.aclose()
+            if sso_http is not None:
+                await sso_http.aclose()
             await asyncio.gather(warm, return_exceptions=True)
             await app.state.redis.aclose()
             await app.state.pool.close()
 
+    if oidc_settings:
+        oidc.redact_access_log()
     app = FastAPI(
         title="aigw",
         summary="Enterprise AI gateway",
@@ -258,4 +269,5 @@ def from_environment() -> FastAPI:
         settings.redis_url,
         gateway_config=load_config(mock_provider_url=mock_url),
         token_settings=settings.token_settings(),
+        oidc_settings=settings.oidc_settings(),
     )

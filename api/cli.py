@@ -284,6 +284,7 @@ def up(
                     redis_url,
                     gateway_config=gateway_config,
                     token_settings=settings.token_settings(),
+                    oidc_settings=settings.oidc_settings(),
                     spool_dir=settings.spool_dir or embedded_dir / "spool",
                 ),
                 host=host,

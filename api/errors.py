@@ -27,6 +27,7 @@ STATUS_BY_SQLSTATE = {
 
 # Stable machine-readable names for the error bodies of both wire formats.
 ERROR_TYPE_BY_STATUS = {
+    HTTPStatus.BAD_REQUEST: "invalid_request_error",
     HTTPStatus.UNAUTHORIZED: "authentication_error",
     HTTPStatus.FORBIDDEN: "permission_error",
     HTTPStatus.NOT_FOUND: "not_found_error",

@@ -5,6 +5,7 @@ PostgreSQL, embedded Redis). With AIGW_ENV=cloud a missing required setting is a
 error instead of a silent default.
 """
 
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +52,15 @@ class Settings(BaseSettings):
 
     oidc_audience: str | None = None  # default: the client id
     oidc_jwks_url: str | None = None  # default: from the issuer's OpenID configuration
+    # Single sign-on (/auth/oidc). The callback URL registered with the identity provider;
+    # default: /auth/oidc/callback on the origin the browser used.
+    oidc_redirect_url: str | None = None
+    # The role of a user created by their first single sign-on; "none": only existing
+    # (invited or created) accounts may sign in.
+    oidc_default_role: str = "developer"
+    oidc_scopes: str = "openid email profile"
+    # Comma-separated tenant ids a multi-tenant issuer's users may come from.
+    oidc_allowed_tenants: str = ""
 
     def token_settings(self):
         """Identity tokens are accepted by the gateway when an issuer is configured."""
@@ -60,6 +70,30 @@ class Settings(BaseSettings):
         if not self.oidc_issuer or not audience:
             return None
         return TokenSettings(self.oidc_issuer, audience, self.oidc_jwks_url)
+
+    def oidc_settings(self):
+        """Single sign-on is on when an issuer and a client id are configured."""
+        from api.auth.oidc_provider import OidcSettings
+
+        if not self.oidc_issuer or not self.oidc_client_id:
+            return None
+        # Signs the login-state cookie. Without SECRET_KEY (locally only: the cloud requires
+        # it) a key per process: logins in flight do not survive a restart, and several
+        # processes behind one address would refuse each other's callbacks.
+        state_secret = self.secret_key.encode() if self.secret_key else secrets.token_bytes(32)
+        role = self.oidc_default_role.strip()
+        return OidcSettings(
+            issuer=self.oidc_issuer,
+            client_id=self.oidc_client_id,
+            client_secret=self.oidc_client_secret or None,
+            state_secret=state_secret,
+            redirect_url=self.oidc_redirect_url or None,
+            default_role=None if role.lower() in ("", "none") else role,
+            scopes=self.oidc_scopes,
+            allowed_tenants=frozenset(
+                t.strip() for t in self.oidc_allowed_tenants.split(",") if t.strip()
+            ),
+        )
 
     @property
     def is_cloud(self) -> bool:

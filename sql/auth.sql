@@ -17,6 +17,7 @@ grant select, insert, update, delete on iam.login_throttle to aigw_internal;
 grant insert on iam.users, iam.user_roles, iam.team_members to aigw_internal;
 grant update (oidc_subject, oidc_issuer) on iam.users to aigw_internal;
 grant select, update (accepted_at, accepted_user_id) on iam.invitations to aigw_internal;
+grant select, insert, delete on iam.sso_used_states to aigw_internal;
 
 create policy "internal functions manage sessions" on iam.sessions
     for all to aigw_internal using (true) with check (true);
@@ -29,6 +30,8 @@ create policy "internal functions grant the roles of invitations and sign-ups" o
 create policy "internal functions add invited members" on iam.team_members
     for insert to aigw_internal with check (true);
 create policy "internal functions redeem invitations" on iam.invitations
+    for all to aigw_internal using (true) with check (true);
+create policy "internal functions record used sign-on states" on iam.sso_used_states
     for all to aigw_internal using (true) with check (true);
 
 -- ---------------------------------------------------------------------------
@@ -490,6 +493,28 @@ comment on function api.sso_sign_in(text, text, text, text, text) is
     'Map a verified SSO identity (issuer, subject = Entra oid, email) to a user: by subject, '
     'else link the account with that email, else create one with p_default_role (null: '
     'refuse unknown identities).';
+
+-- A login state may complete one sign-on only. Kept until p_expires_at (capped at an hour:
+-- a state cookie lives ten minutes), when its cookie is refused for its age anyway.
+create function api.use_sso_state(p_state_digest bytea, p_expires_at timestamptz)
+returns boolean
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if p_state_digest is null or octet_length(p_state_digest) <> 32 or p_expires_at is null then
+        raise exception 'a state digest (32 bytes) and its expiry are required' using errcode = 'AIG06';
+    end if;
+    delete from iam.sso_used_states s where s.expires_at < now();
+    insert into iam.sso_used_states (state_digest, expires_at)
+    values (p_state_digest, least(p_expires_at, now() + interval '1 hour'))
+    on conflict (state_digest) do nothing;
+    return found;
+end
+$$;
+comment on function api.use_sso_state(bytea, timestamptz) is
+    'Record a single sign-on state (SHA-256 digest) as used: true the first time, false '
+    'when it was used already (a replayed callback).';
 
 -- ---------------------------------------------------------------------------
 -- Service accounts: a key rotation keeps the old key alive for a grace period, so a

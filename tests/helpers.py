@@ -74,3 +74,16 @@ def sign_in(base_url: str, email: str, password: str = STRONG_PASSWORD) -> dict:
     response = httpx.post(f"{base_url}/auth/login", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def app_routes(app) -> Iterator[tuple[str, set[str], object]]:
+    """(path, methods, route) of every route, routers included (newer FastAPI keeps
+    included routers whole and lists them only through iter_route_contexts)."""
+    from fastapi import routing
+
+    if hasattr(routing, "iter_route_contexts"):
+        for context in routing.iter_route_contexts(app.routes):
+            yield context.path, set(context.methods or ()), context.route
+    else:
+        for route in app.routes:
+            yield getattr(route, "path", ""), set(getattr(route, "methods", ()) or ()), route

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.auth.deps import digest
-from tests.helpers import create_user, operator_call, sign_in
+from tests.helpers import app_routes, create_user, operator_call, sign_in
 
 ROLES = ("admin", "owner", "tadmin", "other_tadmin", "dev", "viewer")
 ADMINS_OF_N1 = ("admin", "owner", "tadmin")
@@ -83,15 +83,15 @@ def invite(role: str, scope: str | None):
 MATRIX = {
     "GET /auth/me": (call("get", "/auth/me"), everyone(200)),
     "GET /auth/users": (call("get", "/auth/users"), only(("admin",), 200)),
-    "POST /auth/users/{id}/roles": (
+    "POST /auth/users/{user_id}/roles": (
         call("post", lambda w: f"/auth/users/{w.fresh_user()}/roles", {"role": "viewer"}),
         only(("admin",), 201),
     ),
-    "DELETE /auth/users/{id}/roles/{role}": (
+    "DELETE /auth/users/{user_id}/roles/{role}": (
         call("delete", lambda w: f"/auth/users/{w.fresh_user(('viewer', None))}/roles/viewer"),
         only(("admin",), 204),
     ),
-    "PATCH /auth/users/{id}/status": (
+    "PATCH /auth/users/{user_id}/status": (
         call("patch", lambda w: f"/auth/users/{w.fresh_user()}/status", {"status": "suspended"}),
         only(("admin",), 204),
     ),
@@ -115,7 +115,7 @@ MATRIX = {
         call("get", "/auth/invitations"),
         only((*ADMINS_OF_N1, "other_tadmin"), 200),
     ),
-    "DELETE /auth/invitations/{id}": (
+    "DELETE /auth/invitations/{invitation_id}": (
         call("delete", lambda w: f"/auth/invitations/{w.n1_invitation()}"),
         only(ADMINS_OF_N1, 204, other_tadmin=404),
     ),
@@ -131,7 +131,7 @@ MATRIX = {
         call("get", "/auth/service-accounts"),
         only((*ADMINS_OF_N1, "other_tadmin"), 200),
     ),
-    "PATCH /auth/service-accounts/{id}/status": (
+    "PATCH /auth/service-accounts/{account_id}/status": (
         call(
             "patch",
             lambda w: f"/auth/service-accounts/{w.n1_service_account()}/status",
@@ -139,7 +139,7 @@ MATRIX = {
         ),
         only(ADMINS_OF_N1, 204, other_tadmin=404),
     ),
-    "POST /auth/service-accounts/{id}/rotate-key": (
+    "POST /auth/service-accounts/{account_id}/rotate-key": (
         call("post", lambda w: f"/auth/service-accounts/{w.n1_service_account()}/rotate-key"),
         only(ADMINS_OF_N1, 200, other_tadmin=404),
     ),
@@ -191,10 +191,32 @@ def test_the_matrix_covers_every_auth_route(world, gateway):
         "GET /auth/oidc/callback",
     }
     routes = {
-        f"{method} {route.path}"
-        for route in gateway.app.routes
-        if getattr(route, "path", "").startswith("/auth")
-        for method in route.methods - {"HEAD"}
+        f"{method} {path}"
+        for path, methods, _ in app_routes(gateway.app)
+        if path.startswith("/auth")
+        for method in methods - {"HEAD"}
     }
     covered = {name.split(" (")[0] for name in MATRIX}
+    assert len(routes) >= 19  # the spec's unified-auth table
     assert routes - public - covered == set()
+    assert public | covered >= routes
+
+
+def test_every_route_commits_before_it_answers(gateway):
+    """A signed-in user's transaction must end before the response is sent: otherwise a
+    write could fail to commit after the client was told it succeeded."""
+    from fastapi.routing import APIRoute
+
+    from api.auth.deps import user_connection
+
+    def scopes(dependant):
+        for dep in dependant.dependencies:
+            if dep.call is user_connection:
+                yield dep.scope
+            yield from scopes(dep)
+
+    routes = [(p, m, r) for p, m, r in app_routes(gateway.app) if isinstance(r, APIRoute)]
+    used = {f"{m} {p}": list(scopes(r.dependant)) for p, m, r in routes}
+    used = {route: found for route, found in used.items() if found}
+    assert len(used) >= 8
+    assert {route: found for route, found in used.items() if found != ["function"]} == {}

@@ -12,9 +12,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.app import create_app
+from api.gateway import tokens
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
-from api.gateway.tokens import TokenSettings
+from api.gateway.tokens import TokenSettings, TokenVerifier
 from tests.helpers import operator_call, serving
 
 AUDIENCE = "api://aigw"
@@ -172,3 +173,20 @@ def test_keys_still_work_beside_tokens(token_gateway):
         headers={"authorization": f"Bearer {key}"},
     )
     assert response.status_code == 200
+
+
+async def test_a_key_the_issuer_rotated_in_is_fetched(monkeypatch):
+    """A token naming a key id we have not seen makes the verifier fetch the keys again."""
+    old, new = (RSAKey.generate_key(2048, parameters={"kid": kid}) for kid in ("k1", "k2"))
+    published = {"keys": [old.as_dict(private=False)]}
+
+    async def keys(request):
+        return JSONResponse(published)
+
+    monkeypatch.setattr(tokens, "REFETCH_MIN_INTERVAL_S", 0.0)
+    with serving(Starlette(routes=[Route("/keys", keys)])) as url:
+        async with httpx.AsyncClient() as http:
+            verifier = TokenVerifier(TokenSettings(url, AUDIENCE, f"{url}/keys"), http)
+            assert (await verifier.verify(token(url, old))).email == "ana@example.com"
+            published["keys"].append(new.as_dict(private=False))
+            assert (await verifier.verify(token(url, new))).email == "ana@example.com"

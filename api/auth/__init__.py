@@ -4,10 +4,11 @@ and api.* functions); these routers only authenticate and translate."""
 
 from fastapi import APIRouter
 
-from api.auth import invitations, login, service_accounts, users
+from api.auth import invitations, login, oidc, service_accounts, users
 
 router = APIRouter(prefix="/auth")
 router.include_router(login.router)
+router.include_router(oidc.router)
 router.include_router(invitations.router)
 router.include_router(service_accounts.router)
 router.include_router(users.router)

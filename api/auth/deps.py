@@ -7,8 +7,12 @@ response and the cookie) and stored only as its SHA-256 digest. Browsers send it
 `Authorization: Bearer aigw_s_…`.
 
     @router.get("/things")
-    async def things(conn: asyncpg.Connection = Depends(user_connection)):
+    async def things(conn: asyncpg.Connection = Depends(user_connection, scope="function")):
         return await conn.fetch("select * from api.list_things()")
+
+`scope="function"` matters: without it FastAPI commits the transaction after the response
+has been sent, so a client could be told "done" about a write that then fails to commit,
+or read the old state right after. tests/test_auth_roles.py checks every route.
 """
 
 import hashlib

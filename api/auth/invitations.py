@@ -66,7 +66,9 @@ class AcceptRequest(BaseModel):
     responses=responses(401, 403, 404, 409, 422),
 )
 async def create_invitation(
-    body: InvitationRequest, request: Request, conn: asyncpg.Connection = Depends(user_connection)
+    body: InvitationRequest,
+    request: Request,
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> CreatedInvitation:
     token = new_token(INVITATION_PREFIX)
     row = await conn.fetchrow(
@@ -89,7 +91,7 @@ async def create_invitation(
     responses=responses(401, 403),
 )
 async def list_invitations(
-    conn: asyncpg.Connection = Depends(user_connection),
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> list[Invitation]:
     return [Invitation(**r) for r in await conn.fetch("select * from api.list_invitations()")]
 
@@ -102,7 +104,7 @@ async def list_invitations(
     responses=responses(401, 403, 404, 422),
 )
 async def revoke_invitation(
-    invitation_id: UUID, conn: asyncpg.Connection = Depends(user_connection)
+    invitation_id: UUID, conn: asyncpg.Connection = Depends(user_connection, scope="function")
 ) -> Response:
     await conn.execute("select api.revoke_invitation($1)", invitation_id)
     return Response(status_code=204)

@@ -68,7 +68,8 @@ class RotatedKey(IssuedKey):
     responses=responses(401, 403, 404, 409, 422),
 )
 async def create_service_account(
-    body: ServiceAccountRequest, conn: asyncpg.Connection = Depends(user_connection)
+    body: ServiceAccountRequest,
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> CreatedServiceAccount:
     account_id = await conn.fetchval(
         "select api.create_service_account($1, $2)", body.team, body.name
@@ -92,7 +93,7 @@ async def create_service_account(
     responses=responses(401, 403),
 )
 async def list_service_accounts(
-    conn: asyncpg.Connection = Depends(user_connection),
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> list[ServiceAccount]:
     rows = await conn.fetch(
         "select id, team, name, status, created_at from api.list_service_accounts()"
@@ -108,7 +109,9 @@ async def list_service_accounts(
     responses=responses(401, 403, 404, 422),
 )
 async def set_status(
-    account_id: UUID, body: StatusRequest, conn: asyncpg.Connection = Depends(user_connection)
+    account_id: UUID,
+    body: StatusRequest,
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> Response:
     await conn.execute("select api.set_service_account_status($1, $2)", account_id, body.status)
     return Response(status_code=204)
@@ -123,7 +126,7 @@ async def set_status(
 async def rotate_key(
     account_id: UUID,
     body: RotateRequest | None = None,
-    conn: asyncpg.Connection = Depends(user_connection),
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> RotatedKey:
     grace = body.grace_minutes if body else 0
     row = await conn.fetchrow(

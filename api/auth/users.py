@@ -47,7 +47,9 @@ class StatusRequest(BaseModel):
     response_model=list[User],
     responses=responses(401, 403),
 )
-async def list_users(conn: asyncpg.Connection = Depends(user_connection)) -> list[User]:
+async def list_users(
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+) -> list[User]:
     return [User(**r) for r in await conn.fetch("select * from api.list_all_users()")]
 
 
@@ -59,7 +61,9 @@ async def list_users(conn: asyncpg.Connection = Depends(user_connection)) -> lis
     responses=responses(401, 403, 404, 409, 422),
 )
 async def grant_role(
-    user_id: UUID, body: RoleGrant, conn: asyncpg.Connection = Depends(user_connection)
+    user_id: UUID,
+    body: RoleGrant,
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> GrantedRole:
     grant_id = await conn.fetchval(
         "select api.grant_role($1, $2, $3)", user_id, body.role, body.scope
@@ -78,7 +82,7 @@ async def revoke_role(
     user_id: UUID,
     role: str,
     scope: str | None = None,
-    conn: asyncpg.Connection = Depends(user_connection),
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> Response:
     await conn.execute("select api.revoke_role($1, $2, $3)", user_id, role, scope)
     return Response(status_code=204)
@@ -92,7 +96,9 @@ async def revoke_role(
     responses=responses(401, 403, 404, 422),
 )
 async def set_status(
-    user_id: UUID, body: StatusRequest, conn: asyncpg.Connection = Depends(user_connection)
+    user_id: UUID,
+    body: StatusRequest,
+    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> Response:
     await conn.execute("select api.set_user_status($1, $2)", user_id, body.status)
     return Response(status_code=204)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 JWKS_TTL_S = 600.0
@@ -87,7 +87,7 @@ class TokenVerifier:
             try:
                 decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
                 break
-            except ValueError:  # no key with the token's kid: the issuer may have rotated
+            except InvalidKeyIdError:  # no key with the token's kid: the issuer may have rotated
                 continue
             except JoseError as exc:
                 raise TokenError(f"invalid token: {exc.error}") from None

@@ -1,7 +1,7 @@
 """Guardrail rules and the MCP server registry.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 
 Registries only: the admin API records which input/output safety rules apply to which
@@ -12,7 +12,7 @@ in sql/admin.sql.
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
