@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api import auth, errors
+from api import admin, auth, errors
 from api.auth import oidc
 from api.auth.errors import ApiProblem
 from api.auth.oidc_provider import OidcProvider, OidcSettings
@@ -173,6 +173,7 @@ def create_app(
     app.include_router(openai_api.router)
     app.include_router(auth.router)
     app.include_router(anthropic_api.router)
+    app.include_router(admin.router)
     app.add_middleware(CacheStatusHeader)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics")

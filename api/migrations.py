@@ -26,6 +26,7 @@ DOMAIN_FILES = (
     "events.sql",
     "audit.sql",
     "auth.sql",
+    "admin.sql",
     "grants.sql",
 )
 # Schemas whose policies and functions the SQL files own entirely.

@@ -921,10 +921,15 @@ begin
         raise exception 'limits must be positive (null means only the team''s limits apply)'
             using errcode = 'AIG06';
     end if;
+    if not exists (select 1 from iam.api_keys k where k.id = p_key_id) then
+        raise exception 'key % not found', p_key_id using errcode = 'AIG04',
+            hint = 'List keys with: select * from api.list_keys();';
+    end if;
+    -- A developer sees their own key but does not set its limits: the team's admins do.
     update iam.api_keys set rpm_limit = p_rpm_limit, tpm_limit = p_tpm_limit
      where id = p_key_id and team_id = any (iam.managed_team_ids());
     if not found then
-        raise exception 'no key % that you manage', p_key_id using errcode = 'AIG04';
+        raise exception 'only the admins of the key''s team set its limits' using errcode = 'AIG03';
     end if;
     perform iam.principals_changed();
 end

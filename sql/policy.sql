@@ -204,9 +204,14 @@ set search_path = pg_catalog, pg_temp
 as $$
 begin
     perform iam.require_authenticated();
+    if not exists (select 1 from policy.budgets b where b.id = p_budget_id) then
+        raise exception 'budget % not found', p_budget_id using errcode = 'AIG04',
+            hint = 'List budgets with: select * from api.list_budgets();';
+    end if;
+    -- Members see their team's budgets; only its admins remove one.
     delete from policy.budgets where id = p_budget_id;
     if not found then
-        raise exception 'budget % not found', p_budget_id using errcode = 'AIG04';
+        raise exception 'you do not manage the budgets of this team' using errcode = 'AIG03';
     end if;
     perform iam.principals_changed();
 end

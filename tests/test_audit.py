@@ -16,6 +16,7 @@ TRACKED = {
     "iam.areas", "iam.teams", "iam.users", "iam.user_roles", "iam.team_members",
     "iam.service_accounts", "iam.api_keys", "iam.invitations", "iam.user_credentials",
     "policy.models", "policy.pricing", "policy.team_policies", "policy.budgets",
+    "policy.guardrails", "policy.mcp_servers",
 }  # fmt: skip
 
 

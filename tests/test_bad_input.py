@@ -10,7 +10,8 @@ COUNTS = (
     "select (select count(*) from iam.areas), (select count(*) from iam.teams),"
     " (select count(*) from iam.users), (select count(*) from iam.user_roles),"
     " (select count(*) from iam.api_keys), (select count(*) from policy.team_policies),"
-    " (select count(*) from policy.budgets), (select count(*) from iam.service_accounts)"
+    " (select count(*) from policy.budgets), (select count(*) from iam.service_accounts),"
+    " (select count(*) from policy.guardrails), (select count(*) from policy.mcp_servers)"
 )
 
 
@@ -46,6 +47,35 @@ CASES = [
     ("select api.set_user_status(%(user)s, 'deleted')", "AIG06", 'unknown status "deleted"'),
     ("select api.set_user_password(%(user)s, 'plaintext')", "AIG06", None),
     ("select api.add_team_member('t1', '00000000-0000-0000-0000-000000000000')", "AIG04", None),
+    ("select api.rename_team('t1', 'Bad Name')", "AIG06", 'invalid team name "Bad Name"'),
+    ("select api.rename_team('no-such-team', 't9')", "AIG04", 'team "no-such-team" not found'),
+    ("select api.delete_team('no-such-team')", "AIG04", 'team "no-such-team" not found'),
+    ("select api.set_guardrail('t1', 'g', 'middle', 'block_pattern', '{\"pattern\": \"x\"}', 'block')", "AIG06", 'unknown stage "middle"'),
+    ("select api.set_guardrail('t1', 'g', 'input', 'vibes', '{}', 'block')", "AIG06", 'unknown guardrail kind "vibes"'),
+    ("select api.set_guardrail('t1', 'g', 'input', 'block_pattern', '{\"pattern\": \"x\"}', 'redact')", "AIG06", 'action "redact" does not apply to block_pattern rules'),
+    ("select api.set_guardrail('t1', 'g', 'input', 'block_pattern', '{\"pattern\": \"(\"}', 'block')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'g', 'input', 'block_pattern', '{\"pattern\": \"\"}', 'block')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'g', 'input', 'block_pattern', '{\"patern\": \"x\"}', 'block')", "AIG06", "unknown config keys {patern} for block_pattern rules"),
+    ("select api.set_guardrail('t1', 'g', 'input', 'block_pattern', '[]', 'block')", "AIG06", "config must be a JSON object"),
+    ("select api.set_guardrail('t1', 'g', 'output', 'max_input_tokens', '{\"max_tokens\": 10}', 'block')", "AIG06", "max_input_tokens rules apply to the input stage only"),
+    ("select api.set_guardrail('t1', 'g', 'input', 'max_input_tokens', '{\"max_tokens\": 1.5}', 'block')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'g', 'input', 'max_input_tokens', '{\"max_tokens\": \"10\"}', 'block')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'g', 'input', 'pii_redact', '{\"entities\": [\"shoe_size\"]}', 'redact')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'g', 'input', 'pii_redact', '{\"entities\": []}', 'redact')", "AIG06", None),
+    ("select api.set_guardrail('t1', 'Bad Name', 'input', 'pii_redact', '{\"entities\": [\"email\"]}', 'redact')", "AIG06", 'invalid guardrail name "Bad Name"'),
+    ("select api.set_guardrail('no-such-team', 'g', 'input', 'pii_redact', '{\"entities\": [\"email\"]}', 'redact')", "AIG04", 'team "no-such-team" not found'),
+    ("select api.delete_guardrail('00000000-0000-0000-0000-000000000000')", "AIG04", None),
+    ("select api.list_guardrails('no-such-team')", "AIG04", 'team "no-such-team" not found'),
+    ("select api.register_mcp_server('m', 'http://mcp.example.com')", "AIG06", 'MCP server URL must be https, or http to localhost: "http://mcp.example.com"'),
+    ("select api.register_mcp_server('m', 'http://localhost.example.com/mcp')", "AIG06", None),
+    ("select api.register_mcp_server('m', 'https://user:secret@mcp.example.com')", "AIG06", None),
+    ("select api.register_mcp_server('m', 'ftp://mcp.example.com')", "AIG06", None),
+    ("select api.register_mcp_server('m', null)", "AIG06", None),
+    ("select api.register_mcp_server('Bad Name', 'https://mcp.example.com')", "AIG06", None),
+    ("select api.register_mcp_server('m', 'https://mcp.example.com', repeat('x', 501))", "AIG06", None),
+    ("select api.register_mcp_server('m', 'https://mcp.example.com', null, 'no-such-team')", "AIG04", 'team "no-such-team" not found'),
+    ("select api.set_mcp_server_enabled('no-such-server', false)", "AIG04", 'MCP server "no-such-server" not found'),
+    ("select api.delete_mcp_server('no-such-server')", "AIG04", 'MCP server "no-such-server" not found'),
 ]  # fmt: skip
 
 
@@ -67,4 +97,4 @@ def test_a_failed_first_run_leaves_nothing_behind(db):
     with pytest.raises(psycopg.Error) as refused:
         operator_call(db.admin, "select * from api.bootstrap('nope', '$argon2id$x', 'd', 'd')")
     assert refused.value.sqlstate == "AIG06"
-    assert operator_call(db.admin, COUNTS) == [(0, 0, 0, 0, 0, 0, 0, 0)]
+    assert operator_call(db.admin, COUNTS) == [(0,) * 10]

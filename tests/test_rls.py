@@ -36,6 +36,8 @@ DENIED_SQLSTATES = {"AIG01", "AIG03", "AIG04", "42501"}
 class World:
     users: dict[str, uuid.UUID] = field(default_factory=dict)
     keys: dict[str, uuid.UUID] = field(default_factory=dict)  # by key name
+    guardrails: dict[str, uuid.UUID] = field(default_factory=dict)  # by rule name
+    budgets: dict[str, uuid.UUID] = field(default_factory=dict)  # by team name
     service_account: uuid.UUID | None = None
 
     def principal(self, name: str) -> dict:
@@ -86,6 +88,23 @@ async def world(module_db) -> World:
 
     for key_id, key_name in operator_call(op, "select id, name from api.list_keys()"):
         w.keys[key_name] = key_id
+    # A global guardrail and MCP server, and one of each for n1 and s1.
+    for team, suffix in ((None, "global"), ("n1", "n1"), ("s1", "s1")):
+        operator_call(
+            op,
+            "select api.set_guardrail(%s, %s, 'input', 'max_input_tokens', "
+            "'{\"max_tokens\": 1000}', 'block')",
+            (team, f"g-{suffix}"),
+        )
+        operator_call(
+            op,
+            "select api.register_mcp_server(%s, 'https://mcp.example.com', null, %s)",
+            (f"mcp-{suffix}", team),
+        )
+    for rule_id, rule_name in operator_call(op, "select id, name from api.list_guardrails()"):
+        w.guardrails[rule_name] = rule_id
+    for budget_id, team in operator_call(op, "select id, team from api.list_budgets()"):
+        w.budgets[team] = budget_id
     # Every team has used the response cache today.
     stats = [
         {"team_id": str(team_id), "day": "today", "status": "miss", "count": 1}
@@ -175,6 +194,21 @@ READS = {
     "select team from api.list_cache_policies()": TEAMS_SEEN,
     "select team from api.cache_stats()": TEAMS_SEEN,
     "select team from api.list_budgets()": TEAMS_SEEN,
+    # Global rows are for everyone signed in; a team's for whoever sees the team.
+    "select name from api.list_guardrails()": {
+        "admin": {"g-global", "g-n1", "g-s1"},
+        **{p: {"g-global", "g-n1"} for p in ("owner_north", "tadmin_n1", "dev_n1", "viewer_n1")},
+        "dev_s1": {"g-global", "g-s1"},
+        "nobody": {"g-global"},
+    },
+    "select name from api.list_mcp_servers()": {
+        "admin": {"mcp-global", "mcp-n1", "mcp-s1"},
+        **{
+            p: {"mcp-global", "mcp-n1"} for p in ("owner_north", "tadmin_n1", "dev_n1", "viewer_n1")
+        },
+        "dev_s1": {"mcp-global", "mcp-s1"},
+        "nobody": {"mcp-global"},
+    },
     "select count(*) > 0 from api.list_models()": {
         p: {True} for p in PRINCIPALS if p not in ("suspended_admin", "anonymous")
     }
@@ -204,6 +238,7 @@ def q(query: str, *args_of_world) -> Write:
 
 
 NORTH_WRITERS = {"admin", "owner_north"}
+PII = json.dumps({"entities": ["email"]})
 N1_MANAGERS = {"admin", "owner_north", "tadmin_n1"}
 
 WRITES: dict[str, tuple[Write, set[str]]] = {
@@ -293,6 +328,65 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
     "set a price": (q("select api.set_price('gpt-4o', 1, 2, 0)"), {"admin"}),
     "register a model": (q("select api.register_model('my-model', 'openai', 4096)"), {"admin"}),
     "disable a model": (q("select api.set_model_enabled('gpt-4o', false)"), {"admin"}),
+    "rename n1": (q("select api.rename_team('n1', 'n1-renamed')"), NORTH_WRITERS),
+    "rename s1": (q("select api.rename_team('s1', 's1-renamed')"), {"admin"}),
+    "delete n1": (q("select api.delete_team('n1')"), {"admin"}),
+    "delete n1's budget": (
+        q("select api.delete_budget($1)", lambda w: w.budgets["n1"]),
+        N1_MANAGERS,
+    ),
+    "set a global guardrail": (
+        q("select api.set_guardrail(null, 'new', 'output', 'pii_redact', $1, 'redact')", PII),
+        {"admin"},
+    ),
+    "set a guardrail of n1": (
+        q("select api.set_guardrail('n1', 'new', 'output', 'pii_redact', $1, 'redact')", PII),
+        NORTH_WRITERS,
+    ),
+    "set a guardrail of s1": (
+        q("select api.set_guardrail('s1', 'new', 'output', 'pii_redact', $1, 'redact')", PII),
+        {"admin"},
+    ),
+    "replace n1's guardrail": (
+        q("select api.set_guardrail('n1', 'g-n1', 'output', 'pii_redact', $1, 'flag')", PII),
+        NORTH_WRITERS,
+    ),
+    "delete the global guardrail": (
+        q("select api.delete_guardrail($1)", lambda w: w.guardrails["g-global"]),
+        {"admin"},
+    ),
+    "delete n1's guardrail": (
+        q("select api.delete_guardrail($1)", lambda w: w.guardrails["g-n1"]),
+        NORTH_WRITERS,
+    ),
+    "delete s1's guardrail": (
+        q("select api.delete_guardrail($1)", lambda w: w.guardrails["g-s1"]),
+        {"admin"},
+    ),
+    "register a shared MCP server": (
+        q("select api.register_mcp_server('new', 'https://new.example.com')"),
+        {"admin"},
+    ),
+    "register an MCP server for n1": (
+        q("select api.register_mcp_server('new', 'https://new.example.com', null, 'n1')"),
+        NORTH_WRITERS,
+    ),
+    "register an MCP server for s1": (
+        q("select api.register_mcp_server('new', 'https://new.example.com', null, 's1')"),
+        {"admin"},
+    ),
+    "disable the shared MCP server": (
+        q("select api.set_mcp_server_enabled('mcp-global', false)"),
+        {"admin"},
+    ),
+    "disable n1's MCP server": (
+        q("select api.set_mcp_server_enabled('mcp-n1', false)"),
+        NORTH_WRITERS,
+    ),
+    "disable s1's MCP server": (q("select api.set_mcp_server_enabled('mcp-s1', false)"), {"admin"}),
+    "delete the shared MCP server": (q("select api.delete_mcp_server('mcp-global')"), {"admin"}),
+    "delete n1's MCP server": (q("select api.delete_mcp_server('mcp-n1')"), NORTH_WRITERS),
+    "delete s1's MCP server": (q("select api.delete_mcp_server('mcp-s1')"), {"admin"}),
     "set nobody's password": (
         q(
             "select api.set_user_password($1, '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA')",

@@ -1,0 +1,13 @@
+"""The admin API under /admin: one small router per page of the admin portal.
+
+Every endpoint is one api.* call in the signed-in user's transaction; row-level security
+and the functions decide what each role may see and do.
+"""
+
+from fastapi import APIRouter
+
+from api.admin import areas, budgets, guardrails, keys, mcp, models, policies, pricing, teams
+
+router = APIRouter(prefix="/admin")
+for module in (areas, teams, budgets, keys, policies, guardrails, pricing, models, mcp):
+    router.include_router(module.router)
