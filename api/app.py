@@ -36,7 +36,7 @@ from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.service import Gateway
 from api.gateway.tokens import TokenSettings, TokenVerifier
-from api.gateway.upstream import Upstream
+from api.gateway.upstream import Upstream, upstream_session
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -81,10 +81,9 @@ def create_app(
         )
         redis_breaker = Breaker("redis")
         app.state.redis_breaker = redis_breaker
-        http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            timeout=httpx.Timeout(config.settings.timeout_s, connect=10),
-        )
+        # Small clients for identity providers (token keys, sign-in); providers of models
+        # have their own pool (upstream_session).
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10))
         tokens = TokenVerifier(token_settings, http) if token_settings else None
         # Sign-in traffic to the identity provider keeps to a small client of its own.
         sso_http = httpx.AsyncClient(timeout=httpx.Timeout(10)) if oidc_settings else None
@@ -93,7 +92,8 @@ def create_app(
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
             registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
-        upstream = Upstream(config, http)
+        providers = upstream_session()
+        upstream = Upstream(config, providers)
         embedder = embedders.from_setting(embedder_setting, upstream)
         cache = ResponseCache(app.state.redis, app.state.pool, embedder, redis_breaker)
         await cache.start()
@@ -121,6 +121,7 @@ def create_app(
                 await sink.stop()
             await authenticator.stop()
             await http.aclose()
+            await providers.close()
             if sso_http is not None:
                 await sso_http.aclose()
             await asyncio.gather(warm, return_exceptions=True)

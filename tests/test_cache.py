@@ -374,11 +374,11 @@ def test_errors_say_bypass_too(gateway):
 async def test_the_provider_embedder_goes_through_the_router(mock_upstream):
     from api.cache.embedder import DIMENSIONS, ProviderEmbedder
     from api.gateway.config import load_config
-    from api.gateway.upstream import Upstream
+    from api.gateway.upstream import Upstream, upstream_session
 
     mock_url, state = mock_upstream
     config = load_config(env={}, mock_provider_url=mock_url)
-    async with httpx.AsyncClient() as http:
+    async with upstream_session() as http:
         embedder = ProviderEmbedder("gpt-4o", Upstream(config, http))
         first = await embedder.embed("Summarise this quarter.")
         again = await embedder.embed("Summarise this quarter.")

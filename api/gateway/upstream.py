@@ -3,9 +3,14 @@
 A request names a model group. `Upstream.run` tries the group's deployments, then its
 fallback groups', with bounded retries, exponential backoff, an upstream's Retry-After
 honoured up to a cap, and a cooldown for a deployment that keeps failing. The attempt
-itself is a function of the deployment: native forwarding (httpx, bytes passed through)
+itself is a function of the deployment: native forwarding (aiohttp, bytes passed through)
 when the caller's wire format matches the deployment's, litellm when it must translate —
 both raise `UpstreamError`, so both get exactly the same retries and cooldowns.
+
+Native forwarding uses aiohttp rather than httpx: on the hot path httpx's connection pool
+(a scan of every pooled connection per request, anyio cancel scopes per read) cost more
+than the rest of the gateway together; aiohttp's connector does the same job for a
+fraction, measured in tests/perf/bench_gateway.py.
 """
 
 import asyncio
@@ -15,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import httpx
+import aiohttp
 
 from api.gateway.config import Deployment, GatewayConfig
 
@@ -64,7 +69,7 @@ class Attempted:
 
 
 class Upstream:
-    def __init__(self, config: GatewayConfig, http: httpx.AsyncClient, clock=time.monotonic):
+    def __init__(self, config: GatewayConfig, http: aiohttp.ClientSession, clock=time.monotonic):
         self.config = config
         self.http = http
         self.clock = clock
@@ -151,7 +156,7 @@ class Upstream:
 
     async def open_native(
         self, deployment: Deployment, path: str, body: dict, *, team_id: str, headers: dict
-    ) -> httpx.Response:
+    ) -> "UpstreamResponse":
         """POST to the deployment in its own wire format; the response is opened for
         streaming and has a success status (else UpstreamError)."""
         base = (deployment.api_base or default_base(deployment)).rstrip("/")
@@ -166,41 +171,80 @@ class Upstream:
         else:
             request_headers["authorization"] = f"Bearer {deployment.api_key or ''}"
         payload = {**body, "model": deployment.upstream_model}
-        request = self.http.build_request(
-            "POST",
-            base + path,
-            content=json.dumps(payload).encode(),
-            headers=request_headers,
-            timeout=self.config.settings.timeout_s,
-        )
         try:
-            response = await self.http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            response = await self.http.post(
+                base + path,
+                data=json.dumps(payload).encode(),
+                headers=request_headers,
+                # the timeout bounds each wait for the provider, not a whole stream
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=10, sock_read=self.config.settings.timeout_s
+                ),
+            )
+        except TimeoutError as exc:
             raise UpstreamError("upstream timed out", kind="timeout") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamError(
                 f"upstream unreachable: {type(exc).__name__}", kind="connect"
             ) from exc
-        if response.status_code >= 400:
-            content = await response.aread()
-            await response.aclose()
+        if response.status >= 400:
+            try:
+                content = await response.read()
+            except (TimeoutError, aiohttp.ClientError):
+                content = b""
+            finally:
+                response.release()
             raise UpstreamError(
-                f"upstream answered HTTP {response.status_code}",
-                status=response.status_code,
+                f"upstream answered HTTP {response.status}",
+                status=response.status,
                 retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
                 body=content,
             )
-        return response
+        return UpstreamResponse(response)
 
 
-async def read_json(response: httpx.Response) -> dict:
+def upstream_session() -> aiohttp.ClientSession:
+    """The providers' connection pool (create it inside the running event loop)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, ttl_dns_cache=300),
+        # The callers' own headers are never forwarded; nothing of ours is either.
+        skip_auto_headers=("User-Agent",),
+    )
+
+
+class UpstreamResponse:
+    """A provider's answer, read whole or as it arrives, then closed."""
+
+    def __init__(self, response: aiohttp.ClientResponse):
+        self._response = response
+        self.status_code = response.status
+        self.headers = response.headers
+
+    async def aread(self) -> bytes:
+        return await self._response.read()
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except TimeoutError as exc:
+            raise UpstreamError("upstream timed out", kind="timeout") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("upstream stream broke", status=502) from exc
+
+    async def aclose(self) -> None:
+        # back to the pool when read to the end; otherwise the connection is dropped
+        self._response.release()
+
+
+async def read_json(response: UpstreamResponse) -> dict:
     """A whole (non-streamed) upstream answer as JSON; unreadable ones count as a 502, so
     they are retried like any other provider failure."""
     try:
         data = json.loads(await response.aread())
-    except httpx.TimeoutException as exc:
+    except TimeoutError as exc:
         raise UpstreamError("upstream timed out", kind="timeout") from exc
-    except (ValueError, httpx.HTTPError) as exc:
+    except (ValueError, aiohttp.ClientError) as exc:
         raise UpstreamError("unreadable upstream response", status=502) from exc
     finally:
         await response.aclose()
