@@ -17,6 +17,9 @@ grant select, insert, update, delete on iam.login_throttle to aigw_internal;
 grant insert on iam.users, iam.user_roles, iam.team_members to aigw_internal;
 grant update (oidc_subject, oidc_issuer) on iam.users to aigw_internal;
 grant select, update (accepted_at, accepted_user_id) on iam.invitations to aigw_internal;
+-- an account taken over by single sign-on loses its password and personal keys
+grant delete on iam.user_credentials to aigw_internal;
+grant update (status, revoked_at) on iam.api_keys to aigw_internal;
 grant select, insert, delete on iam.sso_used_states to aigw_internal;
 
 create policy "internal functions manage sessions" on iam.sessions
@@ -29,6 +32,8 @@ create policy "internal functions grant the roles of invitations and sign-ups" o
     for insert to aigw_internal with check (true);
 create policy "internal functions add invited members" on iam.team_members
     for insert to aigw_internal with check (true);
+create policy "internal functions remove the password of an account SSO takes over"
+    on iam.user_credentials for delete to aigw_internal using (true);
 create policy "internal functions redeem invitations" on iam.invitations
     for all to aigw_internal using (true) with check (true);
 create policy "internal functions record used sign-on states" on iam.sso_used_states
@@ -465,13 +470,15 @@ comment on function api.accept_invitation(bytea, text, text) is
 
 create function api.sso_sign_in(
     p_issuer text, p_subject text, p_email text, p_display_name text,
-    p_default_role text default 'developer'
+    p_default_role text default 'developer', p_email_trusted boolean default false
 ) returns uuid
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
     u record;
+    v_sessions integer;
+    v_keys integer;
 begin
     if p_issuer is null or p_subject is null or btrim(p_subject) = '' then
         raise exception 'the identity provider sent no subject' using errcode = 'AIG06';
@@ -481,14 +488,33 @@ begin
         raise exception 'this identity belongs to another identity provider' using errcode = 'AIG03';
     end if;
     if not found and p_email is not null then
-        -- First SSO sign-in of an existing (invited or bootstrapped) account: link it.
         select us.* into u from iam.users us where us.email = lower(btrim(p_email));
         if found then
             if u.oidc_subject is not null then
                 raise exception 'this email is linked to another SSO identity' using errcode = 'AIG03',
                     hint = 'Ask a platform administrator to check the account.';
+            elsif not coalesce(p_email_trusted, false) then
+                raise exception 'an account with this email exists, and the identity provider does not vouch for the address'
+                    using errcode = 'AIG03',
+                    hint = 'Ask a platform administrator to link the account.';
             end if;
-            update iam.users set oidc_subject = p_subject, oidc_issuer = p_issuer where id = u.id;
+            -- First SSO sign-in of an existing (invited, registered or bootstrapped)
+            -- account. Nobody proved that whoever set its password owns the mailbox: the
+            -- directory now does, so the account becomes SSO-only. Its password goes, and
+            -- with it every session and personal key made while it was password-only.
+            update iam.users set oidc_subject = p_subject, oidc_issuer = p_issuer,
+                                 must_change_password = false
+             where id = u.id;
+            delete from iam.user_credentials where user_id = u.id;
+            update iam.sessions set revoked_at = now() where user_id = u.id and revoked_at is null;
+            get diagnostics v_sessions = row_count;
+            update iam.api_keys set status = 'revoked', revoked_at = now()
+             where owner_user_id = u.id and status = 'active';
+            get diagnostics v_keys = row_count;
+            perform audit.record('auth.sso_linked', 'iam.users', u.id::text,
+                                 jsonb_build_object('issuer', p_issuer, 'sessions_ended', v_sessions,
+                                                    'personal_keys_revoked', v_keys));
+            perform iam.principals_changed();
         end if;
     end if;
     if u.id is null then
@@ -507,10 +533,11 @@ begin
     return u.id;
 end
 $$;
-comment on function api.sso_sign_in(text, text, text, text, text) is
-    'Map a verified SSO identity (issuer, subject = Entra oid, email) to a user: by subject, '
-    'else link the account with that email, else create one with p_default_role (null: '
-    'refuse unknown identities).';
+comment on function api.sso_sign_in(text, text, text, text, text, boolean) is
+    'Map a verified SSO identity (issuer, subject = Entra oid, email) to a user: by subject; '
+    'else, when the provider vouches for the email, take over the account with that email '
+    '(it becomes SSO-only: password removed, sessions ended, personal keys revoked); else '
+    'create one with p_default_role (null: refuse unknown identities).';
 
 -- A login state may complete one sign-on only. Kept until p_expires_at (capped at an hour:
 -- a state cookie lives ten minutes), when its cookie is refused for its age anyway.

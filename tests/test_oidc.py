@@ -24,7 +24,7 @@ from api.auth.oidc_provider import OidcSettings
 from api.embedded import free_port
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
-from tests.helpers import create_user, operator_call, serving
+from tests.helpers import STRONG_PASSWORD, create_user, operator_call, serving, sign_in
 
 CLIENT_ID = "aigw-web"
 SECRET = b"test secret key"
@@ -184,6 +184,45 @@ def test_an_existing_account_with_the_same_email_is_linked(site):
     assert operator_call(
         site.db.admin, "select oidc_subject from iam.users where id = %s", (lead,)
     ) == [("lead-oid",)]
+
+
+def test_linking_takes_the_account_over_from_whoever_set_its_password(site):
+    """Registration and invitations prove nobody owns the mailbox: whoever registered
+    ana@ first must lose the account when the directory's Ana signs in."""
+    squatter = create_user(site.db.admin, "ana@example.com", roles=(("developer", None),))
+    operator_call(site.db.admin, "select api.create_team('t2')")
+    operator_call(site.db.admin, "select api.add_team_member('t2', %s)", (squatter,))
+    key = operator_call(site.db.admin, "select key from api.issue_key('t2', 'mine')")[0][0]
+    operator_call(site.db.admin, "update iam.api_keys set owner_user_id = %s", (squatter,))
+    password_session = sign_in(site.url, "ana@example.com")
+    assert httpx.get(f"{site.url}/auth/me", headers=password_session).status_code == 200
+
+    browser = site.browser()
+    assert site.sign_in(browser, "ana", ana()).status_code == 303
+    assert browser.get("/auth/me").json()["user_id"] == squatter
+    # the password, its sessions and the personal keys made with it are gone
+    assert httpx.get(f"{site.url}/auth/me", headers=password_session).status_code == 401
+    login = httpx.post(
+        f"{site.url}/auth/login", json={"email": "ana@example.com", "password": STRONG_PASSWORD}
+    )
+    assert login.status_code == 401
+    models = httpx.get(f"{site.url}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    assert models.status_code == 401
+    (detail,) = operator_call(
+        site.db.admin, "select detail from audit.events where action = 'auth.sso_linked'"
+    )[0]
+    assert detail["personal_keys_revoked"] == 1 and detail["sessions_ended"] == 1
+
+
+def test_an_address_the_provider_does_not_vouch_for_links_nothing():
+    claims = entra_claims(email="admin@example.com")
+    assert check(claims).email_trusted is False  # multi-tenant, no xms_edov
+    assert check({**claims, "xms_edov": True}).email_trusted is True
+    assert check({**claims, "email_verified": True}).email_trusted is True
+    single = id_token.identity(
+        "https://login.example/t/v2.0", {"oid": "o", "email": "a@example.com"}, single_tenant=True
+    )
+    assert single.email_trusted is True
 
 
 def test_a_suspended_user_is_refused(site):
@@ -485,3 +524,20 @@ def test_the_access_log_never_shows_the_callbacks_code():
     )
     oidc.RedactCallbackQuery().filter(record)
     assert "SECRET" not in record.getMessage() and "/auth/oidc/callback" in record.getMessage()
+
+
+def test_an_untrusted_email_does_not_link_an_existing_account(db):
+    import psycopg
+    import pytest as _pytest
+
+    create_user(db.admin, "boss@example.com", roles=(("platform_admin", None),))
+    with _pytest.raises(psycopg.Error) as refused_link:
+        operator_call(
+            db.admin,
+            "select api.sso_sign_in('https://idp.example', 'partner-oid', 'boss@example.com', "
+            "'Not Boss', 'developer', false)",
+        )
+    assert refused_link.value.sqlstate == "AIG03"
+    assert operator_call(
+        db.admin, "select oidc_subject from iam.users where email = 'boss@example.com'"
+    ) == [(None,)]

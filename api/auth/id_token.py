@@ -35,6 +35,11 @@ class Identity:
     subject: str  # Entra ID object id (oid), else sub
     email: str | None
     display_name: str | None
+    # Whether the email may link an existing account: the provider vouches for it
+    # (email_verified, or Entra's domain-verified xms_edov), or the issuer is one
+    # organisation's own directory, whose administrators are ours. A multi-tenant
+    # issuer's plain `email` can be set to any address by another tenant's admin.
+    email_trusted: bool = False
 
 
 def invalid(reason: str) -> ApiProblem:
@@ -105,10 +110,10 @@ def check_claims(
             + ".",
             "tenant_not_allowed",
         )
-    return identity(expected_issuer, claims)
+    return identity(expected_issuer, claims, single_tenant=TENANT_PLACEHOLDER not in issuer)
 
 
-def identity(issuer: str, claims: dict) -> Identity:
+def identity(issuer: str, claims: dict, *, single_tenant: bool = True) -> Identity:
     subject = claims.get("oid") or claims.get("sub")
     # `email` is optional in Entra ID (then preferred_username or upn, the sign-in name,
     # is the address). An address the provider says it has not verified is not used at
@@ -125,4 +130,8 @@ def identity(issuer: str, claims: dict) -> Identity:
         subject=str(subject),
         email=email,
         display_name=name if isinstance(name, str) and name.strip() else None,
+        email_trusted=email is not None
+        and (
+            claims.get("email_verified") is True or claims.get("xms_edov") is True or single_tenant
+        ),
     )

@@ -161,12 +161,13 @@ async def _sign_in(request: Request, oidc: OidcProvider, identity: Identity) -> 
     try:
         async with request.app.state.pool.acquire() as conn:
             return await conn.fetchval(
-                "select api.sso_sign_in($1, $2, $3, $4, $5)",
+                "select api.sso_sign_in($1, $2, $3, $4, $5, $6)",
                 identity.issuer,
                 identity.subject,
                 identity.email,
                 identity.display_name,
                 oidc.settings.default_role,
+                identity.email_trusted,
             )
     except asyncpg.PostgresError as exc:
         message = str(exc).capitalize() + "."
