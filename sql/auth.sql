@@ -58,39 +58,57 @@ as $$
            interval '15 minutes', interval '15 minutes'
 $$;
 
--- Seconds until the subjects may try again (0: now).
-create or replace function iam.login_retry_after(p_subjects text[]) returns integer
-language sql stable
-set search_path = pg_catalog, pg_temp
-as $$
-    select coalesce(ceil(extract(epoch from max(t.blocked_until) - now()))::integer, 0)
-    from iam.login_throttle t
-    where t.subject = any (p_subjects) and t.blocked_until > now()
-$$;
-
-create or replace function iam.count_login_failure(p_subject text) returns void
+-- Counts an attempt before its password is checked, so that guesses sent in parallel are
+-- counted as they arrive (the row lock orders them); refuses the ones past the limit.
+-- The attempt that reaches the limit is still checked, and blocks the subject.
+create or replace function iam.count_login_attempt(p_subject text) returns void
 language plpgsql volatile
 set search_path = pg_catalog, pg_temp
 as $$
 declare
     l record;
+    t record;
 begin
     select * into l from iam.login_limits(p_subject);
-    insert into iam.login_throttle as t (subject, failures, window_started_at)
+    insert into iam.login_throttle as th (subject, failures, window_started_at)
     values (p_subject, 1, now())
     on conflict (subject) do update
-        set failures = case when t.window_started_at < now() - l.window_length then 1
-                            else t.failures + 1 end,
-            window_started_at = case when t.window_started_at < now() - l.window_length
-                                     then now() else t.window_started_at end;
-    update iam.login_throttle t
-       set blocked_until = now() + l.block, failures = 0, window_started_at = now()
-     where t.subject = p_subject and t.failures >= l.max_failures;
-    if found then
-        perform audit.record('auth.login_blocked', 'login_subject', p_subject,
+        set failures = case when th.blocked_until > now() then th.failures
+                            when th.window_started_at < now() - l.window_length
+                                 or th.blocked_until <= now() then 1
+                            else th.failures + 1 end,
+            window_started_at = case when th.blocked_until > now() then th.window_started_at
+                                     when th.window_started_at < now() - l.window_length
+                                          or th.blocked_until <= now() then now()
+                                     else th.window_started_at end,
+            blocked_until = case when th.blocked_until > now() then th.blocked_until end
+    returning th.failures, th.blocked_until into t;
+    if t.blocked_until is not null or t.failures > l.max_failures then
+        raise exception 'too many failed sign-in attempts: try again in % seconds',
+                greatest(1, ceil(extract(epoch from coalesce(t.blocked_until, now() + l.block) - now())))
+            using errcode = 'AIG08',
+                  detail = greatest(1, ceil(extract(epoch from coalesce(t.blocked_until, now() + l.block) - now())))::text,
+                  hint = 'Wait, or ask an administrator to reset your password.';
+    elsif t.failures = l.max_failures then
+        update iam.login_throttle set blocked_until = now() + l.block where subject = p_subject;
+        perform audit.record('auth.login_blocked', 'login_subject',
+                             case when p_subject like 'email:%'
+                                  then 'email_sha256:' || encode(sha256(convert_to(substr(p_subject, 7), 'UTF8')), 'hex')
+                                  else p_subject end,
                              jsonb_build_object('for_seconds', extract(epoch from l.block)));
     end if;
 end
+$$;
+
+-- A successful sign-in forgives the account's failures, and its own attempt from the
+-- address (an office's many successful sign-ins must not lock the office out).
+create or replace function iam.forgive_login(p_email text, p_client text) returns void
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+    delete from iam.login_throttle where subject = 'email:' || left(lower(btrim(p_email)), 254);
+    update iam.login_throttle set failures = greatest(failures - 1, 0)
+     where subject = 'ip:' || left(nullif(btrim(p_client), ''), 45) and blocked_until is null;
 $$;
 
 create or replace function iam.login_subjects(p_email text, p_client text) returns text[]
@@ -99,21 +117,6 @@ set search_path = pg_catalog, pg_temp
 as $$
     select array_remove(array['email:' || left(lower(btrim(p_email)), 254),
                               'ip:' || left(nullif(btrim(p_client), ''), 45)], null)
-$$;
-
-create or replace function iam.require_not_throttled(p_email text, p_client text) returns void
-language plpgsql stable
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-    v_wait integer := iam.login_retry_after(iam.login_subjects(p_email, p_client));
-begin
-    if v_wait > 0 then
-        raise exception 'too many failed sign-in attempts: try again in % seconds', v_wait
-            using errcode = 'AIG08', detail = v_wait::text,
-                  hint = 'Wait, or ask an administrator to reset your password.';
-    end if;
-end
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -133,11 +136,15 @@ $$;
 
 create function api.begin_password_login(p_email text, p_client text)
 returns table (user_id uuid, password_hash text)
-language plpgsql stable security definer
+language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    s text;
 begin
-    perform iam.require_not_throttled(p_email, p_client);
+    foreach s in array iam.login_subjects(p_email, p_client) loop
+        perform iam.count_login_attempt(s);
+    end loop;
     -- No row for an unknown email or an account without a password: the service then
     -- checks a dummy hash, so both take as long as a wrong password.
     return query
@@ -147,26 +154,34 @@ begin
 end
 $$;
 comment on function api.begin_password_login(text, text) is
-    'Step 1 of a password login (the auth service): refuse a throttled email or client '
-    'address (AIG08, retry seconds in the detail), else return the account''s argon2 hash '
-    'for the service to check. No row: unknown email.';
+    'Step 1 of a password login or change (the auth service): count the attempt against '
+    'the email and the client address and refuse it past their limits (AIG08, retry '
+    'seconds in the detail), else return the account''s argon2 hash for the service to '
+    'check. No row: unknown email.';
 
 create function api.record_login_failure(p_email text, p_client text) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    s text;
+    v_user uuid;
 begin
-    perform audit.record('auth.login_failed', 'email', left(lower(btrim(p_email)), 254),
-                         jsonb_build_object('client', p_client));
-    foreach s in array iam.login_subjects(p_email, p_client) loop
-        perform iam.count_login_failure(s);
-    end loop;
+    -- Named by user id when the account exists, else by a digest: what was typed as an
+    -- email is sometimes a password, and the audit log keeps everything forever.
+    select u.id into v_user from iam.users u where u.email = lower(btrim(p_email));
+    if v_user is not null then
+        perform audit.record('auth.login_failed', 'iam.users', v_user::text,
+                             jsonb_build_object('client', p_client));
+    else
+        perform audit.record('auth.login_failed', 'email_sha256',
+                             encode(sha256(convert_to(left(lower(btrim(p_email)), 254), 'UTF8')), 'hex'),
+                             jsonb_build_object('client', p_client, 'account', 'unknown'));
+    end if;
 end
 $$;
 comment on function api.record_login_failure(text, text) is
-    'Count a failed sign-in against the email and the client address (the auth service).';
+    'Record a failed sign-in in the audit log (the attempt was counted by '
+    'api.begin_password_login).';
 
 create function api.start_session(
     p_user_id uuid, p_token_digest bytea, p_stay_signed_in boolean, p_method text,
@@ -187,8 +202,7 @@ begin
         raise exception 'this account cannot sign in' using errcode = 'AIG02',
             hint = 'It is suspended: ask a platform administrator.';
     end if;
-    -- A successful sign-in forgives the account's earlier failures, not the address's.
-    delete from iam.login_throttle t where t.subject = 'email:' || u.email;
+    perform iam.forgive_login(u.email, p_client);
     perform audit.record('auth.login', 'iam.users', u.id::text,
                          jsonb_build_object('method', p_method, 'client', p_client,
                                             'stay_signed_in', coalesce(p_stay_signed_in, false)));
@@ -254,17 +268,6 @@ end
 $$;
 comment on function api.end_session(bytea) is 'Sign out: revoke the session of this token.';
 
--- The signed-in user's own password hash, so that the service can check the current
--- password before changing it. Nobody else's.
-create function api.own_password_hash() returns text
-language sql stable security definer
-set search_path = pg_catalog, pg_temp
-as $$
-    select c.password_hash from iam.user_credentials c where c.user_id = iam.active_user_id()
-$$;
-comment on function api.own_password_hash() is
-    'The signed-in user''s own argon2 hash (to verify the current password on a change).';
-
 create function api.change_own_password(p_password_hash text) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -281,6 +284,7 @@ begin
     update iam.users set must_change_password = false where id = v_user;
     -- Every session ends, this one included: whoever knew the old password is out.
     update iam.sessions set revoked_at = now() where user_id = v_user and revoked_at is null;
+    perform iam.forgive_login((select u.email from iam.users u where u.id = v_user), null);
     perform audit.record('auth.password_changed', 'iam.users', v_user::text, '{}'::jsonb);
 end
 $$;

@@ -473,14 +473,16 @@ def test_sign_in_events_are_in_the_audit_log_without_secrets(site):
     )
     actions = [a for a, _, _ in rows]
     assert actions == [
-        *["auth.login_failed"] * 5,
-        "auth.login_blocked",
+        *["auth.login_failed"] * 4,
+        "auth.login_blocked",  # counted before the fifth password was checked
+        "auth.login_failed",
         "auth.login",
         "auth.password_changed",
         "auth.login",
         "auth.logout",
     ]
-    assert rows[0][1] == "dev@example.com"
+    failed = [target for action, target, _ in rows if action == "auth.login_failed"]
+    assert failed == [site.users["dev"]] * 5  # by user id, never by what was typed
     assert all(target == site.users["dev"] for _, target, _ in rows[6:])
     everything = str(operator_call(site.db.admin, "select * from audit.events"))
     for secret in (STRONG_PASSWORD, NEW_PASSWORD, "aigw_s_", "Not-The-Password-99"):
@@ -488,3 +490,42 @@ def test_sign_in_events_are_in_the_audit_log_without_secrets(site):
     assert "$argon2id$" not in everything
     verify = aigw(site.db, "audit", "verify")
     assert verify.returncode == 0, verify.stderr
+
+
+def test_guesses_sent_at_once_are_counted_as_they_arrive(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(
+            pool.map(
+                lambda _: login(site, "dev@example.com", "Not-The-Password-99").status_code,
+                range(20),
+            )
+        )
+    assert statuses.count(401) == 5 and statuses.count(429) == 15, statuses
+
+
+def test_an_unknown_email_is_audited_by_digest_not_by_what_was_typed(site):
+    assert login(site, "hunter2-MySecretPass!", "x").status_code in (401, 422)
+    assert login(site, "nobody@example.com", "Not-The-Password-99").status_code == 401
+    everything = str(operator_call(site.db.admin, "select * from audit.events"))
+    assert "hunter2" not in everything and "nobody@example.com" not in everything
+    assert "email_sha256" in everything
+
+
+def test_the_current_password_of_a_change_is_throttled_and_audited(site):
+    headers = sign_in(site.url, "dev@example.com")
+
+    def change(current):
+        return httpx.post(
+            f"{site.url}/auth/change-password",
+            json={"current_password": current, "new_password": NEW_PASSWORD},
+            headers=headers,
+        ).status_code
+
+    assert [change("Wrong-Guess-Number-1") for _ in range(5)] == [403] * 5
+    assert change(STRONG_PASSWORD) == 429  # even the right one, until the block ends
+    failed = operator_call(
+        site.db.admin, "select count(*) from audit.events where action = 'auth.login_failed'"
+    )
+    assert failed == [(5,)]

@@ -96,6 +96,25 @@ async def open_session(
     )
 
 
+async def begin_password_check(pool, email: str, client: str | None):
+    """Count a password attempt (refused with 429 past the limits); the account's id and
+    hash, or None for an unknown email."""
+    try:
+        async with pool.acquire() as conn:
+            return await conn.fetchrow(
+                "select * from api.begin_password_login($1, $2)", email, client
+            )
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == "AIG08":
+            raise ApiProblem(
+                429,
+                str(exc).capitalize() + ".",
+                "too_many_attempts",
+                {"Retry-After": exc.detail or "900"},
+            ) from None
+        raise
+
+
 @router.post(
     "/login",
     summary="Email + password login; returns a session token",
@@ -105,17 +124,7 @@ async def open_session(
 async def login(body: LoginRequest, request: Request, response: Response) -> SessionResponse:
     client = client_address(request)
     pool = request.app.state.pool
-    try:
-        async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "select * from api.begin_password_login($1, $2)", body.email, client
-            )
-    except asyncpg.PostgresError as exc:
-        if exc.sqlstate == "AIG08":
-            raise ApiProblem(
-                429, str(exc), "too_many_attempts", {"Retry-After": exc.detail or "900"}
-            ) from None
-        raise
+    row = await begin_password_check(pool, body.email, client)
     stored = row["password_hash"] if row else _DUMMY_HASH
     valid = await asyncio.to_thread(verify_password, stored, body.password)
     if not (row and valid):
@@ -215,9 +224,16 @@ async def change_password(
     body: ChangePasswordRequest, request: Request, user: SessionUser = Depends(any_session_user)
 ) -> Response:
     pool = request.app.state.pool
-    async with principal_transaction(pool, {"user_id": user.user_id}) as conn:
-        current = await conn.fetchval("select api.own_password_hash()")
-    if not current or not await asyncio.to_thread(verify_password, current, body.current_password):
+    # The current password is checked like a login, throttled and audited the same way:
+    # a stolen session must not become a free password-guessing oracle.
+    row = await begin_password_check(pool, user.email, client_address(request))
+    if not row or not await asyncio.to_thread(
+        verify_password, row["password_hash"], body.current_password
+    ):
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "select api.record_login_failure($1, $2)", user.email, client_address(request)
+            )
         raise ApiProblem(403, "The current password is wrong.", "wrong_password")
     if body.new_password == body.current_password:
         raise ApiProblem(422, "The new password must differ from the current one.", "same_password")
