@@ -136,6 +136,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    # In the cloud every cookie is Secure, whatever Host header a proxy sends.
+    app.state.cloud = load().is_cloud
 
     @app.exception_handler(asyncpg.PostgresError)
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:

@@ -54,7 +54,9 @@ set search_path = pg_catalog, pg_temp
 as $$
     -- An account: 5 wrong passwords in 15 minutes, then 15 minutes of refusals. An address:
     -- more (offices and VPNs put many people behind one), but bounded.
-    select case when p_subject like 'ip:%' then 50 else 5 end,
+    -- Sign-ups from an address: 10 (each answer says whether the email is taken, so this
+    -- also bounds probing for accounts).
+    select case when p_subject like 'ip:%' then 50 when p_subject like 'signup:%' then 10 else 5 end,
            interval '15 minutes', interval '15 minutes'
 $$;
 
@@ -332,6 +334,17 @@ begin
 end
 $$;
 
+-- Its own statement, before the sign-up: an attempt that fails (an email already taken)
+-- still counts.
+create function api.count_signup_attempt(p_client text) returns void
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select iam.count_login_attempt('signup:' || coalesce(left(btrim(p_client), 45), 'unknown'))
+$$;
+comment on function api.count_signup_attempt(text) is
+    'Count a self-service sign-up from a client address: at most 10 in 15 minutes (AIG08).';
+
 create function api.register_user(p_email text, p_display_name text, p_password_hash text)
 returns uuid
 language plpgsql volatile security definer
@@ -443,6 +456,26 @@ comment on function api.revoke_invitation(uuid) is 'Revoke a pending invitation.
 
 set local role aigw_internal;
 
+-- Whether a user may still grant (role, team) by invitation: the rules of the
+-- invitations' insert policy, evaluated for that user rather than the caller.
+create or replace function iam.may_still_invite(p_user uuid, p_role text, p_team uuid)
+returns boolean
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select exists (select 1 from iam.users u where u.id = p_user and u.status = 'active')
+       and (
+           exists (select 1 from iam.user_roles r
+                    where r.user_id = p_user and r.role = 'platform_admin')
+           or (p_role in ('developer', 'viewer', 'team_admin') and p_team is not null
+               and exists (select 1 from iam.user_roles r
+                           left join iam.teams t on t.id = p_team
+                           where r.user_id = p_user
+                             and ((r.role = 'team_admin' and r.team_id = p_team)
+                                  or (r.role = 'area_owner' and r.area_id = t.area_id))))
+       )
+$$;
+
 create function api.accept_invitation(
     p_token_digest bytea, p_display_name text, p_password_hash text
 ) returns table (user_id uuid, email text)
@@ -462,12 +495,31 @@ begin
         raise exception 'this invitation is unknown, used, revoked or expired' using errcode = 'AIG04',
             hint = 'Ask the person who invited you for a new link.';
     end if;
+    -- An invitation grants only what its inviter may still grant: a team admin who has
+    -- since lost the team (or been suspended) cannot come back in through a link they
+    -- kept. (No inviter: an operator made it.)
+    if i.invited_by is not null and not iam.may_still_invite(i.invited_by, i.role, i.team_id) then
+        raise exception 'this invitation is no longer valid: whoever sent it may no longer grant it'
+            using errcode = 'AIG04', hint = 'Ask an administrator of the team for a new link.';
+    end if;
     v_user := iam.new_account(i.email, p_display_name, i.role, i.area_id, i.team_id);
     insert into iam.user_credentials (user_id, password_hash) values (v_user, p_password_hash);
     update iam.invitations set accepted_at = now(), accepted_user_id = v_user where id = i.id;
     return query select v_user, i.email;
 end
 $$;
+create function api.pending_invitation_email(p_token_digest bytea) returns text
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select i.email from iam.invitations i
+     where i.token_digest = p_token_digest and i.accepted_at is null
+       and i.revoked_at is null and i.expires_at > now()
+$$;
+comment on function api.pending_invitation_email(bytea) is
+    'The email of a pending invitation (null: unknown, used, revoked or expired); checked '
+    'before a password is hashed, so a made-up token costs no hashing.';
+
 comment on function api.accept_invitation(bytea, text, text) is
     'Redeem an invitation token''s digest: create the account with the invited role and '
     'team and the chosen password (argon2id hash). Single use.';

@@ -529,3 +529,54 @@ def test_the_current_password_of_a_change_is_throttled_and_audited(site):
         site.db.admin, "select count(*) from audit.events where action = 'auth.login_failed'"
     )
     assert failed == [(5,)]
+
+
+def test_an_invitation_dies_with_its_inviters_authority(site):
+    lead = sign_in(site.url, "lead@example.com")
+    created = httpx.post(
+        f"{site.url}/auth/invitations",
+        json={"email": "backdoor@example.com", "role": "team_admin", "scope": "t1"},
+        headers=lead,
+    )
+    assert created.status_code == 201, created.text
+    operator_call(
+        site.db.admin,
+        "select api.revoke_role(%s, 'team_admin', 't1')",
+        (site.users["lead"],),
+    )
+    accept = httpx.post(
+        f"{site.url}/auth/invitations/accept",
+        json={"token": created.json()["token"], "password": NEW_PASSWORD},
+    )
+    assert accept.status_code == 404, accept.text
+    assert "may no longer grant" in accept.json()["error"]["message"]
+    assert operator_call(
+        site.db.admin, "select count(*) from iam.users where email = 'backdoor@example.com'"
+    ) == [(0,)]
+
+
+def test_cookies_are_secure_in_the_cloud_whatever_the_host(
+    db, redis_url, mock_upstream, monkeypatch
+):
+    from api.app import create_app
+    from api.gateway.accounting import MemorySink
+    from api.gateway.config import load_config
+    from tests.helpers import serving
+
+    monkeypatch.setenv("AIGW_ENV", "cloud")
+    create_user(db.admin, "cloud@example.com", roles=(("developer", None),))
+    config = load_config(env={}, mock_provider_url=mock_upstream[0])
+    app = create_app(db.app, redis_url, gateway_config=config, events=MemorySink())
+    with serving(app) as url:  # http://127.0.0.1:…, as behind a proxy that rewrites Host
+        response = httpx.post(
+            f"{url}/auth/login", json={"email": "cloud@example.com", "password": STRONG_PASSWORD}
+        )
+    assert response.status_code == 200, response.text
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_sign_ups_per_address_are_bounded_even_when_they_fail(site, monkeypatch):
+    monkeypatch.setenv("ALLOWED_EMAIL_DOMAINS", "example.com")
+    body = {"email": "dev@example.com", "password": NEW_PASSWORD}  # taken: 409 says so
+    statuses = [httpx.post(f"{site.url}/auth/register", json=body).status_code for _ in range(11)]
+    assert statuses == [409] * 10 + [429]

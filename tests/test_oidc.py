@@ -386,6 +386,23 @@ def test_a_denied_sign_in_is_refused(site):
     assert "access_denied" in error["message"]
 
 
+def test_refusals_of_logins_we_started_are_audited_anonymous_noise_is_not(site):
+    def refusals():
+        return operator_call(
+            site.db.admin,
+            "select detail->>'reason' from audit.events where action = 'auth.sso_refused'",
+        )
+
+    for _ in range(5):  # anyone can send these: no state cookie, nothing kept
+        assert httpx.get(f"{site.url}/auth/oidc/callback?error=x").status_code == 401
+    assert refusals() == []
+    browser = site.browser()
+    authorize = site.start(browser)
+    response = httpx.post(authorize, data={"action": "deny"})
+    refused(browser.get(response.headers["location"]), 401, "sso_denied")
+    assert refusals() == [("sso_denied",)]
+
+
 # -- configuration ------------------------------------------------------------------------
 
 

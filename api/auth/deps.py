@@ -32,6 +32,15 @@ STAY_SIGNED_IN_SECONDS = 30 * 24 * 3600
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+def cookie_secure(request: Request) -> bool:
+    """Secure cookies always in the cloud. Locally too, unless the browser is on this
+    machine over plain http (the Host header decides only there: a proxy that rewrites
+    it to 127.0.0.1 cannot turn Secure off in a cloud deployment)."""
+    if getattr(request.app.state, "cloud", True):
+        return True
+    return request.url.hostname not in LOCAL_HOSTS
+
+
 def new_token(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
@@ -67,7 +76,7 @@ def set_session_cookie(request: Request, response: Response, token: str, stay: b
         max_age=STAY_SIGNED_IN_SECONDS if stay else None,
         httponly=True,
         samesite="lax",
-        secure=request.url.hostname not in LOCAL_HOSTS,
+        secure=cookie_secure(request),
         path="/",
     )
 
@@ -77,7 +86,7 @@ def clear_session_cookie(request: Request, response: Response) -> None:
         SESSION_COOKIE,
         httponly=True,
         samesite="lax",
-        secure=request.url.hostname not in LOCAL_HOSTS,
+        secure=cookie_secure(request),
         path="/",
     )
 

@@ -120,19 +120,21 @@ async def revoke_invitation(
 async def accept_invitation(
     body: AcceptRequest, request: Request, response: Response
 ) -> SessionResponse:
+    gone = ApiProblem(404, "This invitation is unknown, used, revoked or expired.", "bad_token")
     if not body.token.startswith(INVITATION_PREFIX):
-        raise ApiProblem(404, "This invitation is unknown, used, revoked or expired.", "bad_token")
-    # The email is the invitation's; weak-password checks need it, so look it up by
-    # redeeming inside a transaction that rolls back when the password is refused.
+        raise gone
+    pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        email = await conn.fetchval("select api.pending_invitation_email($1)", digest(body.token))
+    if email is None:
+        raise gone  # before hashing: a made-up token must cost nothing
+    password_policy.require_strong(body.password, user_inputs=(email, body.display_name or ""))
     password_hash = await asyncio.to_thread(hash_password, body.password)
-    async with request.app.state.pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "select * from api.accept_invitation($1, $2, $3)",
             digest(body.token),
             body.display_name,
             password_hash,
-        )
-        password_policy.require_strong(
-            body.password, user_inputs=(row["email"], body.display_name or "")
         )
     return await open_session(request, response, row["user_id"], stay=False, method="invitation")

@@ -151,7 +151,7 @@ def allowed_email_domains() -> set[str]:
     summary="Self-service developer sign-up (emails of ALLOWED_EMAIL_DOMAINS only)",
     response_model=SessionResponse,
     status_code=201,
-    responses=responses(403, 409, 422),
+    responses=responses(403, 409, 422, 429),
 )
 async def register(body: RegisterRequest, request: Request, response: Response) -> SessionResponse:
     domains = allowed_email_domains()
@@ -169,8 +169,22 @@ async def register(body: RegisterRequest, request: Request, response: Response) 
             "email_domain_not_allowed",
         )
     password_policy.require_strong(body.password, user_inputs=(email, body.display_name or ""))
+    pool = request.app.state.pool
+    try:
+        async with pool.acquire() as conn:
+            # Each answer says whether an email is taken: sign-ups per address are bounded.
+            await conn.execute("select api.count_signup_attempt($1)", client_address(request))
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == "AIG08":
+            raise ApiProblem(
+                429,
+                "Too many sign-ups from this address: try again later.",
+                "too_many_attempts",
+                {"Retry-After": exc.detail or "900"},
+            ) from None
+        raise
     password_hash = await asyncio.to_thread(hash_password, body.password)
-    async with request.app.state.pool.acquire() as conn:
+    async with pool.acquire() as conn:
         user_id = await conn.fetchval(
             "select api.register_user($1, $2, $3)", email, body.display_name, password_hash
         )

@@ -96,13 +96,16 @@ async def oidc_callback(
         sso_state.clear_state_cookie(request, cleared)
         problem.headers["set-cookie"] = cleared.headers["set-cookie"]
         logger.info("single sign-on refused: %s", problem.code)
-        await _audit_refusal(request, problem)
+        key = sso_state.signing_key(oidc.settings.state_secret)
+        if sso_state.unseal(request.cookies.get(sso_state.STATE_COOKIE), key) is not None:
+            await _audit_refusal(request, problem)
         raise
 
 
 async def _audit_refusal(request: Request, problem: ApiProblem) -> None:
-    """Refusals go to the audit log too (a burst of them is an attack worth seeing); the
-    answer to the browser does not wait on it failing."""
+    """A refused sign-in that this server started (its signed state cookie came back) is
+    audited; anonymous requests without one are only logged: anyone can send those by the
+    thousand, and the audit log keeps every row forever."""
     detail = json.dumps({"reason": problem.code, "status": problem.status})
     try:
         async with request.app.state.pool.acquire() as conn:

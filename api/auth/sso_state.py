@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from api.auth.deps import LOCAL_HOSTS
+from api.auth.deps import cookie_secure
 
 STATE_COOKIE = "aigw_oidc"
 COOKIE_PATH = "/auth/oidc"
@@ -100,7 +100,7 @@ def set_state_cookie(request: Request, response: Response, value: str) -> None:
         max_age=LIFETIME_S,
         httponly=True,
         samesite="lax",
-        secure=request.url.hostname not in LOCAL_HOSTS,
+        secure=cookie_secure(request),
         path=COOKIE_PATH,
     )
 
@@ -110,7 +110,7 @@ def clear_state_cookie(request: Request, response: Response) -> None:
         STATE_COOKIE,
         httponly=True,
         samesite="lax",
-        secure=request.url.hostname not in LOCAL_HOSTS,
+        secure=cookie_secure(request),
         path=COOKIE_PATH,
     )
 
