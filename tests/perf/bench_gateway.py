@@ -2,8 +2,9 @@
 
     .venv/bin/python -m tests.perf.bench_gateway            # installs LiteLLM proxy on first run
 
-Layout: each target (aigw, LiteLLM proxy, a bare httpx pass-through with no features)
-runs alone, one process, pinned to CPU 0; the mock provider, the load generators (this
+Layout: each target (aigw, LiteLLM proxy, and two bare pass-throughs with no features,
+one on httpx and one on aiohttp, the client aigw forwards with) runs alone, one process,
+pinned to CPU 0; the mock provider, the load generators (this
 process, and wrk), PostgreSQL and Redis share CPU 1. Everything talks over loopback.
 
 (a) sequential added latency: direct-to-mock and through-target calls interleaved,
@@ -161,8 +162,11 @@ def fast_mock_main(port: int, chunks: int, chunk_delay_ms: float) -> None:
 # -- targets --------------------------------------------------------------------------------
 
 
-def passthrough_main(port: int, upstream: str) -> None:
-    """The floor: forward the body to the provider, stream the answer back, nothing else."""
+def passthrough_main(port: int, upstream: str, client: str = "httpx") -> None:
+    """The floor: forward the body to the provider, stream the answer back, nothing else.
+    With `client="aiohttp"`, the HTTP client aigw itself forwards with."""
+    if client == "aiohttp":
+        return aiohttp_passthrough_main(port, upstream)
     import uvicorn
     from starlette.applications import Starlette
     from starlette.background import BackgroundTask
@@ -191,6 +195,43 @@ def passthrough_main(port: int, upstream: str) -> None:
     async def health(request):
         from starlette.responses import PlainTextResponse
 
+        return PlainTextResponse("ok")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/health", health),
+        ]
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def aiohttp_passthrough_main(port: int, upstream: str) -> None:
+    import aiohttp
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.responses import PlainTextResponse, StreamingResponse
+    from starlette.routing import Route
+
+    session: list[aiohttp.ClientSession] = []
+
+    async def chat(request):
+        if not session:  # created inside the server's event loop
+            session.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)))
+        response = await session[0].post(
+            upstream + "/v1/chat/completions",
+            data=await request.body(),
+            headers={"content-type": "application/json"},
+        )
+        return StreamingResponse(
+            response.content.iter_any(),
+            status_code=response.status,
+            media_type=response.headers.get("content-type"),
+            background=BackgroundTask(response.release),
+        )
+
+    async def health(request):
         return PlainTextResponse("ok")
 
     app = Starlette(
@@ -412,11 +453,12 @@ def main() -> None:
     pt = sub.add_parser("passthrough")
     pt.add_argument("--port", type=int, required=True)
     pt.add_argument("--upstream", required=True)
+    pt.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
     fm = sub.add_parser("mock")
     fm.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     if args.command == "passthrough":
-        passthrough_main(args.port, args.upstream)
+        passthrough_main(args.port, args.upstream, args.client)
         return
     if args.command == "mock":
         fast_mock_main(args.port, chunks=64, chunk_delay_ms=2)
@@ -470,12 +512,16 @@ def main() -> None:
                         results,
                         anthropic_path="/anthropic/v1/messages",
                     )
-                # the bare pass-through
-                port = free_port()
-                cmd = [*pin(0), sys.executable, "-m", "tests.perf.bench_gateway", "passthrough"]
-                cmd += ["--port", str(port), "--upstream", mock]
-                with process(cmd, env, f"http://127.0.0.1:{port}/health", "pass-through"):
-                    measure("bare pass-through", f"http://127.0.0.1:{port}", {}, mock, results)
+                # the bare pass-throughs: httpx (the issue's floor), and aiohttp (the client
+                # aigw forwards with, so the floor of its own design)
+                for client in ("httpx", "aiohttp"):
+                    port = free_port()
+                    cmd = [*pin(0), sys.executable, "-m", "tests.perf.bench_gateway"]
+                    cmd += ["passthrough", "--port", str(port), "--upstream", mock]
+                    cmd += ["--client", client]
+                    with process(cmd, env, f"http://127.0.0.1:{port}/health", "pass-through"):
+                        name = f"bare pass-through ({client})"
+                        measure(name, f"http://127.0.0.1:{port}", {}, mock, results)
                 # LiteLLM proxy
                 if not args.skip_litellm:
                     exe = litellm_executable()
@@ -505,7 +551,7 @@ def main() -> None:
 def report(results: dict) -> None:
     table = Table(
         title="Added by each target (target minus direct-to-mock), same run, same machine: "
-        "target on CPU 0; mock and load on CPU 1"
+        "target on CPU 0; mock, load, PostgreSQL and Redis on CPU 1"
     )
     table.add_column("measure")
     for name in results:
@@ -528,14 +574,18 @@ def report(results: dict) -> None:
                 cells.append("failed" if f"{key}_error" in r else "—")
         table.add_row(label, *cells)
     console.print(table)
-    aigw, bare = results.get("aigw", {}), results.get("bare pass-through", {})
+    aigw = results.get("aigw", {})
     litellm = results.get("LiteLLM proxy", {})
     if aigw and litellm:
         console.print(
             f"aigw saturates at {aigw['rps'] / litellm['rps']:.1f}x LiteLLM proxy's req/s"
         )
-    if aigw and bare:
-        console.print(f"aigw saturates at {aigw['rps'] / bare['rps']:.0%} of the bare pass-through")
+    for client in ("httpx", "aiohttp"):
+        bare = results.get(f"bare pass-through ({client})", {})
+        if aigw and bare:
+            console.print(
+                f"aigw saturates at {aigw['rps'] / bare['rps']:.0%} of the bare {client} pass-through"
+            )
 
 
 if __name__ == "__main__":
