@@ -21,7 +21,6 @@ import logging
 import os
 import time
 from collections import deque
-from dataclasses import asdict
 from pathlib import Path
 
 from api.events.transports import BatchRefused, PostgresTransport, TransportUnavailable
@@ -69,7 +68,7 @@ class EventWriter:
     # -- the gateway's side ------------------------------------------------------------
 
     def emit(self, event: RequestEvent) -> None:
-        self.queue.append(asdict(event))
+        self.queue.append(event.as_dict())
         if len(self.queue) >= BATCH_SIZE:
             self._wake.set()
         if len(self.queue) > MEMORY_LIMIT:
