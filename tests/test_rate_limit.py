@@ -110,3 +110,37 @@ def test_several_worker_processes_share_one_limit_exactly(redis_url):
     admitted = [int(w.communicate(timeout=60)[0]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
     assert sum(admitted) == 50
+
+
+async def evalsha_calls(client) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def test_large_request_limits_are_leased_and_never_exceeded_by_the_fleet(redis_url):
+    """Two processes share a 1,000-RPM team limit: each leases 20 requests at a time, so
+    Redis sees one call in 20, and together they admit 1,000 requests and no more."""
+    clients = [redis.from_url(redis_url) for _ in range(2)]
+    workers = [RateLimiter(c, processes=1) for c in clients]
+    limits = [Limit("team", "big", "requests", 1000)]
+    before = await evalsha_calls(clients[0])
+    admitted = 0
+    for i in range(1200):
+        decision = await workers[i % 2].acquire(limits, tokens=0, tag="big", now_ms=T0 + 10)
+        admitted += decision.allowed
+        if i == 99:
+            assert await evalsha_calls(clients[0]) - before <= 12  # 100 requests, ~10 calls
+    # leases never over-admit; near the limit each falls back to exact single requests
+    assert admitted == 1000
+    for c in clients:
+        await c.aclose()
+
+
+async def test_a_small_limit_is_never_leased(limiter, redis_url):
+    limits = [Limit("team", "small", "requests", 60)]
+    client = redis.from_url(redis_url)
+    before = await evalsha_calls(client)
+    for _ in range(5):
+        assert (await limiter.acquire(limits, tokens=0, tag="small", now_ms=T0)).allowed
+    assert await evalsha_calls(client) - before == 5
+    await client.aclose()

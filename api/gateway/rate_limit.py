@@ -10,6 +10,13 @@ Tokens are charged twice: an estimate of the prompt at admission (the output is 
 known yet), then the difference to the real total when the response is complete
 (`settle_tokens`).
 
+Request limits are leased: a process takes a few requests of a limit at once (2 % of it,
+at least 1) in one Redis call, and admits the next ones from memory until the lease is
+spent or the minute ends. A lease is counted in Redis when taken, so the fleet can never
+exceed a limit; at worst a process's unspent lease is unused capacity at the end of a
+minute. With a limit of 60 the lease is 1 request, the exact behaviour; with 10,000 it
+saves 199 of 200 round trips. Token limits are never leased: a request's cost varies.
+
 When Redis cannot be reached, each process enforces its share of every limit by itself
 (the limit divided by the number of gateway processes, AIGW_PROCESSES): the fleet as a
 whole stays near the limit, and requests keep being served.
@@ -24,6 +31,7 @@ import redis.asyncio as redis
 from api.gateway.breaker import Breaker
 
 WINDOW_MS = 60_000
+LEASE_FRACTION = 50  # a lease is 1/50 of a limit (per process), at least one request
 
 # KEYS: per limit, the current and the previous window's counter.
 # ARGV: now_ms, window_ms, number of limits, then per limit: its size and this request's cost.
@@ -156,6 +164,8 @@ class RateLimiter:
         self.breaker = breaker or Breaker("redis")
         self.processes = processes or int(os.environ.get("AIGW_PROCESSES", "1"))
         self.local = LocalWindows()
+        # (window's keys, limits) -> [requests left in the lease, remaining after it]
+        self._leases: dict[tuple, list[int]] = {}
         self._acquire = client.register_script(_ACQUIRE)
         self._adjust = client.register_script(_ADJUST)
 
@@ -181,13 +191,24 @@ class RateLimiter:
             keys.extend(self._keys(tag, limit, window))
             args.extend([limit.per_minute, 1 if limit.kind == "requests" else tokens])
         local = not self.breaker.available()
+        lease_key = (tuple(keys), tuple(x.per_minute for x in limits))
+        lease = self._leases.get(lease_key) if not local else None
+        if lease and lease[0] > 0:
+            return self._from_lease(limits, lease)
+        size = self._lease_size(limits)
         if not local:
             try:
-                allowed, retry_ms, *remaining = await self._acquire(keys=keys, args=args)
+                allowed, retry_ms, *remaining = await self._take(keys, args, limits, size)
                 self.breaker.succeeded()
             except (redis.RedisError, OSError) as exc:
                 self.breaker.failed(exc)
                 local = True
+            else:
+                if allowed and size > 1:
+                    if len(self._leases) > 10_000:
+                        self._leases.clear()
+                    # what Redis has left once the whole lease is spent
+                    self._leases[lease_key] = [size - 1, min(remaining) - (size - 1)]
         if local:
             limits = [
                 Limit(x.scope, x.subject, x.kind, max(1, x.per_minute // self.processes))
@@ -213,6 +234,33 @@ class RateLimiter:
             decision.tokens_charged = tokens
         else:
             decision.retry_after_s = None if retry_ms < 0 else max(1, -(-retry_ms // 1000))
+        return decision
+
+    def _lease_size(self, limits: list[Limit]) -> int:
+        if any(limit.kind != "requests" for limit in limits):
+            return 1
+        smallest = min(limit.per_minute for limit in limits)
+        return max(1, smallest // (LEASE_FRACTION * self.processes))
+
+    async def _take(self, keys, args, limits, size: int) -> list[int]:
+        """One Redis call: a lease of `size` requests when the limits have room for it,
+        else (near a limit) exactly this one request."""
+        if size > 1:
+            leased = list(args)
+            for i in range(len(limits)):
+                leased[4 + 2 * i] = size
+            result = await self._acquire(keys=keys, args=leased)
+            if result[0]:
+                return [1, result[1], *(left + size - 1 for left in result[2:])]
+        return await self._acquire(keys=keys, args=args)
+
+    @staticmethod
+    def _from_lease(limits: list[Limit], lease: list[int]) -> Decision:
+        lease[0] -= 1
+        left = lease[1] + lease[0]  # what the limit had after the lease, plus the unspent
+        decision = Decision(allowed=True)
+        decision.limits["requests"] = min(limit.per_minute for limit in limits)
+        decision.remaining["requests"] = left
         return decision
 
     async def settle_tokens(self, decision: Decision, actual_tokens: int) -> None:
