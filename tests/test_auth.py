@@ -580,3 +580,25 @@ def test_sign_ups_per_address_are_bounded_even_when_they_fail(site, monkeypatch)
     body = {"email": "dev@example.com", "password": NEW_PASSWORD}  # taken: 409 says so
     statuses = [httpx.post(f"{site.url}/auth/register", json=body).status_code for _ in range(11)]
     assert statuses == [409] * 10 + [429]
+
+
+def test_no_response_that_carries_a_secret_may_be_cached(site):
+    lead = sign_in(site.url, "lead@example.com")
+    responses = {
+        "login": login(site, "dev@example.com"),
+        "invitation": httpx.post(
+            f"{site.url}/auth/invitations",
+            json={"email": "cache@example.com", "role": "developer", "scope": "t1"},
+            headers=lead,
+        ),
+        "service account": httpx.post(
+            f"{site.url}/auth/service-accounts", json={"team": "t1", "name": "nc"}, headers=lead
+        ),
+    }
+    account = responses["service account"].json()["id"]
+    responses["rotation"] = httpx.post(
+        f"{site.url}/auth/service-accounts/{account}/rotate-key", headers=lead
+    )
+    for name, response in responses.items():
+        assert response.status_code in (200, 201), (name, response.text)
+        assert response.headers.get("cache-control") == "no-store", name

@@ -68,8 +68,10 @@ class AcceptRequest(BaseModel):
 async def create_invitation(
     body: InvitationRequest,
     request: Request,
+    response: Response,
     conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> CreatedInvitation:
+    response.headers["Cache-Control"] = "no-store"  # it carries the token
     token = new_token(INVITATION_PREFIX)
     row = await conn.fetchrow(
         "select * from api.create_invitation($1, $2, $3, $4)",

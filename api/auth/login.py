@@ -88,6 +88,7 @@ async def open_session(
             client_address(request),
         )
     set_session_cookie(request, response, token, stay)
+    response.headers["Cache-Control"] = "no-store"  # it carries the token
     return SessionResponse(
         token=token,
         expires_at=row["expires_at"].isoformat(),

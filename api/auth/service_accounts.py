@@ -69,8 +69,10 @@ class RotatedKey(IssuedKey):
 )
 async def create_service_account(
     body: ServiceAccountRequest,
+    response: Response,
     conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> CreatedServiceAccount:
+    response.headers["Cache-Control"] = "no-store"  # it carries the key
     account_id = await conn.fetchval(
         "select api.create_service_account($1, $2)", body.team, body.name
     )
@@ -125,9 +127,11 @@ async def set_status(
 )
 async def rotate_key(
     account_id: UUID,
+    response: Response,
     body: RotateRequest | None = None,
     conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> RotatedKey:
+    response.headers["Cache-Control"] = "no-store"  # it carries the key
     grace = body.grace_minutes if body else 0
     row = await conn.fetchrow(
         "select * from api.rotate_service_account_key($1, $2)", account_id, grace
