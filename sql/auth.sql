@@ -60,6 +60,36 @@ as $$
            interval '15 minutes', interval '15 minutes'
 $$;
 
+-- The throttle's subjects: the email as typed (normalised) and the client address.
+create or replace function iam.email_subject(p_email text) returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select 'email:' || left(lower(btrim(p_email)), 254)
+$$;
+
+create or replace function iam.client_subject(p_client text) returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select 'ip:' || left(nullif(btrim(p_client), ''), 45)
+$$;
+
+create or replace function iam.login_subjects(p_email text, p_client text) returns text[]
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select array_remove(array[iam.email_subject(p_email), iam.client_subject(p_client)], null)
+$$;
+
+-- How the audit log names an email nobody may read back (it may be a mistyped password).
+create or replace function iam.email_digest(p_email text) returns text
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select encode(sha256(convert_to(left(lower(btrim(p_email)), 254), 'UTF8')), 'hex')
+$$;
+
 -- Counts an attempt before its password is checked, so that guesses sent in parallel are
 -- counted as they arrive (the row lock orders them); refuses the ones past the limit.
 -- The attempt that reaches the limit is still checked, and blocks the subject.
@@ -70,32 +100,34 @@ as $$
 declare
     l record;
     t record;
+    v_wait integer;
 begin
     select * into l from iam.login_limits(p_subject);
+    -- A finished block or counting window starts afresh.
+    update iam.login_throttle th
+       set failures = 0, window_started_at = now(), blocked_until = null
+     where th.subject = p_subject
+       and coalesce(th.blocked_until <= now(), th.window_started_at < now() - l.window_length);
     insert into iam.login_throttle as th (subject, failures, window_started_at)
     values (p_subject, 1, now())
     on conflict (subject) do update
-        set failures = case when th.blocked_until > now() then th.failures
-                            when th.window_started_at < now() - l.window_length
-                                 or th.blocked_until <= now() then 1
-                            else th.failures + 1 end,
-            window_started_at = case when th.blocked_until > now() then th.window_started_at
-                                     when th.window_started_at < now() - l.window_length
-                                          or th.blocked_until <= now() then now()
-                                     else th.window_started_at end,
-            blocked_until = case when th.blocked_until > now() then th.blocked_until end
+        set failures = th.failures + case when th.blocked_until is null then 1 else 0 end
     returning th.failures, th.blocked_until into t;
     if t.blocked_until is not null or t.failures > l.max_failures then
-        raise exception 'too many failed sign-in attempts: try again in % seconds',
-                greatest(1, ceil(extract(epoch from coalesce(t.blocked_until, now() + l.block) - now())))
-            using errcode = 'AIG08',
-                  detail = greatest(1, ceil(extract(epoch from coalesce(t.blocked_until, now() + l.block) - now())))::text,
+        v_wait := greatest(1, ceil(extract(epoch from
+                      coalesce(t.blocked_until, now() + l.block) - now())));
+        if p_subject like 'signup:%' then
+            raise exception 'too many sign-ups from this address: try again in % seconds', v_wait
+                using errcode = 'AIG08', detail = v_wait::text;
+        end if;
+        raise exception 'too many failed sign-in attempts: try again in % seconds', v_wait
+            using errcode = 'AIG08', detail = v_wait::text,
                   hint = 'Wait, or ask an administrator to reset your password.';
     elsif t.failures = l.max_failures then
         update iam.login_throttle set blocked_until = now() + l.block where subject = p_subject;
         perform audit.record('auth.login_blocked', 'login_subject',
                              case when p_subject like 'email:%'
-                                  then 'email_sha256:' || encode(sha256(convert_to(substr(p_subject, 7), 'UTF8')), 'hex')
+                                  then 'email_sha256:' || iam.email_digest(substr(p_subject, 7))
                                   else p_subject end,
                              jsonb_build_object('for_seconds', extract(epoch from l.block)));
     end if;
@@ -108,17 +140,9 @@ create or replace function iam.forgive_login(p_email text, p_client text) return
 language sql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-    delete from iam.login_throttle where subject = 'email:' || left(lower(btrim(p_email)), 254);
+    delete from iam.login_throttle where subject = iam.email_subject(p_email);
     update iam.login_throttle set failures = greatest(failures - 1, 0)
-     where subject = 'ip:' || left(nullif(btrim(p_client), ''), 45) and blocked_until is null;
-$$;
-
-create or replace function iam.login_subjects(p_email text, p_client text) returns text[]
-language sql immutable
-set search_path = pg_catalog, pg_temp
-as $$
-    select array_remove(array['email:' || left(lower(btrim(p_email)), 254),
-                              'ip:' || left(nullif(btrim(p_client), ''), 45)], null)
+     where subject = iam.client_subject(p_client) and blocked_until is null;
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -175,8 +199,7 @@ begin
         perform audit.record('auth.login_failed', 'iam.users', v_user::text,
                              jsonb_build_object('client', p_client));
     else
-        perform audit.record('auth.login_failed', 'email_sha256',
-                             encode(sha256(convert_to(left(lower(btrim(p_email)), 254), 'UTF8')), 'hex'),
+        perform audit.record('auth.login_failed', 'email_sha256', iam.email_digest(p_email),
                              jsonb_build_object('client', p_client, 'account', 'unknown'));
     end if;
 end
@@ -717,7 +740,7 @@ begin
     on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now();
     update iam.users set must_change_password = true where id = v_user;
     update iam.sessions set revoked_at = now() where user_id = v_user and revoked_at is null;
-    delete from iam.login_throttle where subject = 'email:' || lower(btrim(p_email));
+    delete from iam.login_throttle where subject = iam.email_subject(p_email);
     perform audit.record('auth.password_reset', 'iam.users', v_user::text, '{}'::jsonb);
     return v_user;
 end

@@ -2,6 +2,7 @@
 /change-password."""
 
 import asyncio
+import functools
 import json
 import os
 
@@ -26,8 +27,14 @@ from api.passwords import hash_password, verify_password
 
 router = APIRouter(tags=["auth"])
 
-# Checked when an email is unknown, so that a wrong email costs as long as a wrong password.
-_DUMMY_HASH = hash_password(new_token("dummy-"))
+
+@functools.cache
+def dummy_hash() -> str:
+    """Checked when an email is unknown, so that a wrong email costs as long as a wrong
+    password. Made at the first login, not at import (an argon2 hash takes a while)."""
+    return hash_password(new_token("dummy-"))
+
+
 WRONG_CREDENTIALS = "Wrong email or password."
 
 
@@ -98,22 +105,11 @@ async def open_session(
 
 
 async def begin_password_check(pool, email: str, client: str | None):
-    """Count a password attempt (refused with 429 past the limits); the account's id and
-    hash, or None for an unknown email."""
-    try:
-        async with pool.acquire() as conn:
-            return await conn.fetchrow(
-                "select * from api.begin_password_login($1, $2)", email, client
-            )
-    except asyncpg.PostgresError as exc:
-        if exc.sqlstate == "AIG08":
-            raise ApiProblem(
-                429,
-                str(exc).capitalize() + ".",
-                "too_many_attempts",
-                {"Retry-After": exc.detail or "900"},
-            ) from None
-        raise
+    """Count a password attempt; the account's id and hash, or None for an unknown email.
+    Past the limits the database refuses (AIG08), which the app answers with 429 and
+    Retry-After."""
+    async with pool.acquire() as conn:
+        return await conn.fetchrow("select * from api.begin_password_login($1, $2)", email, client)
 
 
 @router.post(
@@ -126,8 +122,8 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Ses
     client = client_address(request)
     pool = request.app.state.pool
     row = await begin_password_check(pool, body.email, client)
-    stored = row["password_hash"] if row else _DUMMY_HASH
-    valid = await asyncio.to_thread(verify_password, stored, body.password)
+    stored = row["password_hash"] if row else None
+    valid = await asyncio.to_thread(lambda: verify_password(stored or dummy_hash(), body.password))
     if not (row and valid):
         async with pool.acquire() as conn:
             await conn.execute("select api.record_login_failure($1, $2)", body.email, client)
@@ -171,19 +167,10 @@ async def register(body: RegisterRequest, request: Request, response: Response) 
         )
     password_policy.require_strong(body.password, user_inputs=(email, body.display_name or ""))
     pool = request.app.state.pool
-    try:
-        async with pool.acquire() as conn:
-            # Each answer says whether an email is taken: sign-ups per address are bounded.
-            await conn.execute("select api.count_signup_attempt($1)", client_address(request))
-    except asyncpg.PostgresError as exc:
-        if exc.sqlstate == "AIG08":
-            raise ApiProblem(
-                429,
-                "Too many sign-ups from this address: try again later.",
-                "too_many_attempts",
-                {"Retry-After": exc.detail or "900"},
-            ) from None
-        raise
+    async with pool.acquire() as conn:
+        # Each answer says whether an email is taken: sign-ups per address are bounded (AIG08,
+        # a 429 with Retry-After, past the limit).
+        await conn.execute("select api.count_signup_attempt($1)", client_address(request))
     password_hash = await asyncio.to_thread(hash_password, body.password)
     async with pool.acquire() as conn:
         user_id = await conn.fetchval(
