@@ -10,43 +10,30 @@
 
 set local role aigw_owner;
 
-create policy "global guardrails are visible to all, a team's to whoever sees the team"
-    on policy.guardrails for select to aigw_owner
-    using ((team_id is null and (select iam.is_authenticated()))
-           or team_id = any ((select iam.readable_team_ids())::uuid[]));
-create policy "platform admins add global guardrails, area owners their teams'"
-    on policy.guardrails for insert to aigw_owner
-    with check ((team_id is null and (select iam.is_platform_admin()))
-                or team_id = any ((select iam.area_team_ids())::uuid[]));
-create policy "platform admins change global guardrails, area owners their teams'"
-    on policy.guardrails for update to aigw_owner
-    using ((team_id is null and (select iam.is_platform_admin()))
-           or team_id = any ((select iam.area_team_ids())::uuid[]))
-    with check ((team_id is null and (select iam.is_platform_admin()))
-                or team_id = any ((select iam.area_team_ids())::uuid[]));
-create policy "platform admins remove global guardrails, area owners their teams'"
-    on policy.guardrails for delete to aigw_owner
-    using ((team_id is null and (select iam.is_platform_admin()))
-           or team_id = any ((select iam.area_team_ids())::uuid[]));
-
-create policy "shared MCP servers are visible to all, a team's to whoever sees the team"
-    on policy.mcp_servers for select to aigw_owner
-    using ((team_id is null and (select iam.is_authenticated()))
-           or team_id = any ((select iam.readable_team_ids())::uuid[]));
-create policy "platform admins register shared MCP servers, area owners their teams'"
-    on policy.mcp_servers for insert to aigw_owner
-    with check ((team_id is null and (select iam.is_platform_admin()))
-                or team_id = any ((select iam.area_team_ids())::uuid[]));
-create policy "platform admins change shared MCP servers, area owners their teams'"
-    on policy.mcp_servers for update to aigw_owner
-    using ((team_id is null and (select iam.is_platform_admin()))
-           or team_id = any ((select iam.area_team_ids())::uuid[]))
-    with check ((team_id is null and (select iam.is_platform_admin()))
-                or team_id = any ((select iam.area_team_ids())::uuid[]));
-create policy "platform admins remove shared MCP servers, area owners their teams'"
-    on policy.mcp_servers for delete to aigw_owner
-    using ((team_id is null and (select iam.is_platform_admin()))
-           or team_id = any ((select iam.area_team_ids())::uuid[]));
+-- Guardrails and MCP servers share one rule: a row without a team is shared by everyone
+-- (only platform admins change those); a team's row is visible to whoever sees the team
+-- and changed by the owner of the team's area.
+do $policies$
+declare
+    t text;
+    readable constant text := '(team_id is null and (select iam.is_authenticated())) '
+        'or team_id = any ((select iam.readable_team_ids())::uuid[])';
+    writable constant text := '(team_id is null and (select iam.is_platform_admin())) '
+        'or team_id = any ((select iam.area_team_ids())::uuid[])';
+begin
+    foreach t in array array['policy.guardrails', 'policy.mcp_servers'] loop
+        execute format('create policy "shared rows to all, a team''s to whoever sees the team" '
+                       'on %s for select to aigw_owner using (%s)', t, readable);
+        execute format('create policy "platform admins add shared rows, area owners their teams''" '
+                       'on %s for insert to aigw_owner with check (%s)', t, writable);
+        execute format('create policy "platform admins change shared rows, area owners their teams''" '
+                       'on %s for update to aigw_owner using (%s) with check (%s)',
+                       t, writable, writable);
+        execute format('create policy "platform admins remove shared rows, area owners their teams''" '
+                       'on %s for delete to aigw_owner using (%s)', t, writable);
+    end loop;
+end
+$policies$;
 
 -- ---------------------------------------------------------------------------
 -- Guardrails
