@@ -12,19 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth.deps import user_connection
+from api.auth.deps import Slug, UserConnection  # noqa: F401 (re-exported)
 from api.auth.errors import responses
 
-# scope="function": the transaction ends (commits) before the response is sent, so a
-# client that got a 2xx reads its own write on its next request, and a failed commit is
-# an error rather than a success already on the wire.
-Connection = Annotated[asyncpg.Connection, Depends(user_connection, scope="function")]
-
-# The names the database accepts for areas, teams, keys, rules and servers.
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+# The signed-in caller's transaction (committed before the response is sent), and names.
+Connection = UserConnection
 
 # Every endpoint documents these, in the error body of /auth and /admin.
 ERROR_RESPONSES = responses(401, 403, 404, 409, 422)

@@ -7,21 +7,23 @@ response and the cookie) and stored only as its SHA-256 digest. Browsers send it
 `Authorization: Bearer aigw_s_…`.
 
     @router.get("/things")
-    async def things(conn: asyncpg.Connection = Depends(user_connection, scope="function")):
+    async def things(conn: UserConnection):
         return await conn.fetch("select * from api.list_things()")
 
-`scope="function"` matters: without it FastAPI commits the transaction after the response
-has been sent, so a client could be told "done" about a write that then fails to commit,
-or read the old state right after. tests/test_auth_roles.py checks every route.
+UserConnection's `scope="function"` matters: without it FastAPI commits the transaction
+after the response has been sent, so a client could be told "done" about a write that
+then fails to commit. tests/test_auth_roles.py checks every route.
 """
 
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request, Response
+from pydantic import StringConstraints
 
 from api.auth.errors import ApiProblem
 from api.database import principal_transaction
@@ -134,6 +136,15 @@ async def user_connection(
     """A transaction in which row-level security sees the signed-in user."""
     async with principal_transaction(request.app.state.pool, {"user_id": user.user_id}) as conn:
         yield conn
+
+
+# What a route takes to act as the signed-in user. scope="function": the transaction ends
+# (commits) before the response is sent, so a client that got a 2xx reads its own write
+# on its next request, and a failed commit is an error rather than a success on the wire.
+UserConnection = Annotated[asyncpg.Connection, Depends(user_connection, scope="function")]
+
+# The names the database accepts for areas, teams, keys, service accounts, rules, servers.
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 
 
 def client_address(request: Request) -> str | None:

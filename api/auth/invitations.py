@@ -6,12 +6,11 @@ import asyncio
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import password_policy
-from api.auth.deps import digest, new_token, user_connection
+from api.auth.deps import UserConnection, digest, new_token
 from api.auth.errors import ApiProblem, responses
 from api.auth.login import EMAIL_PATTERN, SessionResponse, open_session
 from api.passwords import hash_password
@@ -69,7 +68,7 @@ async def create_invitation(
     body: InvitationRequest,
     request: Request,
     response: Response,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> CreatedInvitation:
     response.headers["Cache-Control"] = "no-store"  # it carries the token
     token = new_token(INVITATION_PREFIX)
@@ -93,7 +92,7 @@ async def create_invitation(
     responses=responses(401, 403),
 )
 async def list_invitations(
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> list[Invitation]:
     return [Invitation(**r) for r in await conn.fetch("select * from api.list_invitations()")]
 
@@ -105,9 +104,7 @@ async def list_invitations(
     response_class=Response,
     responses=responses(401, 403, 404, 422),
 )
-async def revoke_invitation(
-    invitation_id: UUID, conn: asyncpg.Connection = Depends(user_connection, scope="function")
-) -> Response:
+async def revoke_invitation(invitation_id: UUID, conn: UserConnection) -> Response:
     await conn.execute("select api.revoke_invitation($1)", invitation_id)
     return Response(status_code=204)
 

@@ -4,21 +4,18 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.auth.deps import user_connection
+from api.auth.deps import Slug, UserConnection
 from api.auth.errors import responses
 
 router = APIRouter(prefix="/service-accounts", tags=["service accounts"])
 
-SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-
 
 class ServiceAccountRequest(BaseModel):
-    team: str = Field(max_length=63, pattern=SLUG)
-    name: str = Field(max_length=63, pattern=SLUG)
+    team: Slug
+    name: Slug
     key_expires_at: datetime | None = None
 
 
@@ -70,7 +67,7 @@ class RotatedKey(IssuedKey):
 async def create_service_account(
     body: ServiceAccountRequest,
     response: Response,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> CreatedServiceAccount:
     response.headers["Cache-Control"] = "no-store"  # it carries the key
     account_id = await conn.fetchval(
@@ -95,7 +92,7 @@ async def create_service_account(
     responses=responses(401, 403),
 )
 async def list_service_accounts(
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> list[ServiceAccount]:
     rows = await conn.fetch(
         "select id, team, name, status, created_at from api.list_service_accounts()"
@@ -113,7 +110,7 @@ async def list_service_accounts(
 async def set_status(
     account_id: UUID,
     body: StatusRequest,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> Response:
     await conn.execute("select api.set_service_account_status($1, $2)", account_id, body.status)
     return Response(status_code=204)
@@ -128,8 +125,8 @@ async def set_status(
 async def rotate_key(
     account_id: UUID,
     response: Response,
+    conn: UserConnection,
     body: RotateRequest | None = None,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> RotatedKey:
     response.headers["Cache-Control"] = "no-store"  # it carries the key
     grace = body.grace_minutes if body else 0

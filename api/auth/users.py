@@ -4,11 +4,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.auth.deps import user_connection
+from api.auth.deps import UserConnection
 from api.auth.errors import responses
 from api.auth.invitations import ROLES
 
@@ -48,7 +47,7 @@ class StatusRequest(BaseModel):
     responses=responses(401, 403),
 )
 async def list_users(
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> list[User]:
     return [User(**r) for r in await conn.fetch("select * from api.list_all_users()")]
 
@@ -63,7 +62,7 @@ async def list_users(
 async def grant_role(
     user_id: UUID,
     body: RoleGrant,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> GrantedRole:
     grant_id = await conn.fetchval(
         "select api.grant_role($1, $2, $3)", user_id, body.role, body.scope
@@ -81,8 +80,8 @@ async def grant_role(
 async def revoke_role(
     user_id: UUID,
     role: str,
+    conn: UserConnection,
     scope: str | None = None,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
 ) -> Response:
     await conn.execute("select api.revoke_role($1, $2, $3)", user_id, role, scope)
     return Response(status_code=204)
@@ -98,7 +97,7 @@ async def revoke_role(
 async def set_status(
     user_id: UUID,
     body: StatusRequest,
-    conn: asyncpg.Connection = Depends(user_connection, scope="function"),
+    conn: UserConnection,
 ) -> Response:
     await conn.execute("select api.set_user_status($1, $2)", user_id, body.status)
     return Response(status_code=204)
