@@ -72,6 +72,10 @@ class Upstream:
     def __init__(self, config: GatewayConfig, http: aiohttp.ClientSession, clock=time.monotonic):
         self.config = config
         self.http = http
+        # bounds each wait for the provider (headers, every chunk), not a whole stream
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=10, sock_read=config.settings.timeout_s
+        )
         self.clock = clock
         self._failures: dict[str, int] = {}
         self._cooling_until: dict[str, float] = {}
@@ -176,10 +180,7 @@ class Upstream:
                 base + path,
                 data=json.dumps(payload).encode(),
                 headers=request_headers,
-                # the timeout bounds each wait for the provider, not a whole stream
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=10, sock_read=self.config.settings.timeout_s
-                ),
+                timeout=self._timeout,
             )
         except TimeoutError as exc:
             raise UpstreamError("upstream timed out", kind="timeout") from exc
