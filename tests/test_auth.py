@@ -602,3 +602,13 @@ def test_no_response_that_carries_a_secret_may_be_cached(site):
     for name, response in responses.items():
         assert response.status_code in (200, 201), (name, response.text)
         assert response.headers.get("cache-control") == "no-store", name
+
+
+def test_failed_logins_are_throttled_per_client_address_too(site):
+    # 50 different emails from one address (spraying one password across accounts)
+    for i in range(50):
+        response = login(site, f"sprayed{i}@example.com", "Spring-Spray-2026!")
+        assert response.status_code == 401, (i, response.text)
+    blocked = login(site, "dev@example.com")  # even a right password, from this address
+    assert blocked.status_code == 429
+    assert int(blocked.headers["retry-after"]) > 0
