@@ -6,6 +6,7 @@ and the Redis client.
 """
 
 import asyncio
+import contextlib
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,11 +27,13 @@ from api.auth.oidc_provider import OidcProvider, OidcSettings
 from api.cache import embedder as embedders
 from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin, default_data_dir
+from api.events.transports import PostgresQueueTransport
 from api.events.writer import EventWriter
 from api.gateway import anthropic_api, openai_api, translate
 from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
 from api.gateway.config import GatewayConfig, load_config
+from api.gateway.fast_path import GatewayApp
 from api.gateway.metrics import Metrics, MetricsSink
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
@@ -38,8 +41,10 @@ from api.gateway.service import Gateway
 from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream, upstream_session
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
+from jobs.event_consumer import InProcessConsumer
 
 HEALTH_TIMEOUT_SECONDS = 2.0
+DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 REDIS_TIMEOUT_S = 0.5
 
 
@@ -55,15 +60,20 @@ def create_app(
     spool_dir: Path | None = None,
 ) -> FastAPI:
     """The whole HTTP surface. `gateway_config` defaults to the model list in config.yaml
-    (or AIGW_CONFIG); `events` to the durable writer into events.requests (spooling in
-    `spool_dir`, default AIGW_SPOOL_DIR or the user data directory's spool/);
+    (or AIGW_CONFIG); `events` to the durable writer (spooling in `spool_dir`, default
+    AIGW_SPOOL_DIR or the user data directory's spool/) into the event queue, with the
+    queue's consumer running in-process unless AIGW_EVENTS_CONSUMER=external;
     `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model. Single sign-on
     (/auth/oidc) is on when `oidc_settings` is given."""
     config = gateway_config or load_config()
+    consumer = None
     if events is None:
         settings = load()
         spool = spool_dir or settings.spool_dir or default_data_dir() / "spool"
-        events = EventWriter(app_database_url, spool, transport=events_transport(settings))
+        transport = events_transport(settings)
+        events = EventWriter(app_database_url, spool, transport=transport)
+        if transport is None and settings.events_consumer == "in-process":
+            consumer = InProcessConsumer(app_database_url)
     sink = events
     metrics = Metrics()
     embedder_setting = (
@@ -75,6 +85,8 @@ def create_app(
         app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=20)
         if isinstance(sink, EventWriter):
             await sink.start()
+        if consumer is not None:
+            await consumer.start()
         # Short timeouts: a Redis that hangs must not hold requests (see Breaker).
         app.state.redis = redis.from_url(
             redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
@@ -119,6 +131,8 @@ def create_app(
             await cache.stop()
             if isinstance(sink, EventWriter):
                 await sink.stop()
+            if consumer is not None:  # after the writer: it records what the writer sent
+                await consumer.stop()
             await authenticator.stop()
             await http.aclose()
             await providers.close()
@@ -130,7 +144,8 @@ def create_app(
 
     if oidc_settings:
         oidc.redact_access_log()
-    app = FastAPI(
+    # FastAPI, with the model endpoints served ahead of its machinery (fast_path.py)
+    app = GatewayApp(
         title="aigw",
         summary="Enterprise AI gateway",
         version="0.1.0",
@@ -177,7 +192,6 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(anthropic_api.router)
     app.include_router(admin.router)
-    app.add_middleware(CacheStatusHeader)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
     async def prometheus_metrics() -> Response:
@@ -185,6 +199,10 @@ def create_app(
         if isinstance(sink, EventWriter):
             metrics.dependency_up.labels("postgres").set(0 if sink.database_down else 1)
             metrics.events_waiting.set(sink.waiting)
+            if isinstance(sink.transport, PostgresQueueTransport):
+                with contextlib.suppress(*DATABASE_AWAY):  # then the last reading stays
+                    depth = app.state.pool.fetchval("select api.event_queue_depth()")
+                    metrics.events_queued.set(await asyncio.wait_for(depth, HEALTH_TIMEOUT_SECONDS))
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
@@ -209,7 +227,7 @@ def create_app(
 
 
 def events_transport(settings):
-    """None (the default: straight to PostgreSQL) or the Service Bus transport."""
+    """None (the default: the database's event queue) or the Service Bus transport."""
     if settings.events_transport != "servicebus":
         return None
     if not settings.servicebus_connection_string:
@@ -219,31 +237,6 @@ def events_transport(settings):
     return ServiceBusTransport.from_connection_string(
         settings.servicebus_connection_string, settings.events_queue
     )
-
-
-CACHED_PATHS = frozenset({"/v1/chat/completions", "/anthropic/v1/messages"})
-
-
-class CacheStatusHeader:
-    """Every answer of a cacheable endpoint says what the cache did: the gateway sets
-    x-aigw-cache once it has decided; an error before that (a bad key, a bad body)
-    never reached the cache, so it says `bypass`. Plain ASGI: no body buffering."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] not in CACHED_PATHS:
-            return await self.app(scope, receive, send)
-
-        async def send_with_status(message):
-            if message["type"] == "http.response.start":
-                headers = message.get("headers") or []
-                if not any(name == b"x-aigw-cache" for name, _ in headers):
-                    message["headers"] = [*headers, (b"x-aigw-cache", b"bypass")]
-            await send(message)
-
-        await self.app(scope, receive, send_with_status)
 
 
 async def _check(awaitable) -> str:

@@ -671,9 +671,12 @@ def evaluate_file(path: Path, embedder, threshold: float) -> None:
 
 @events_app.command("consume")
 def events_consume() -> None:
-    """Drain the Service Bus event queue into PostgreSQL (with AIGW_EVENTS_TRANSPORT=
-    servicebus). Needs AZURE_SERVICEBUS_CONNECTION_STRING, AIGW_EVENTS_QUEUE (default
-    aigw-events) and the services' database URL (AIGW_APP_DATABASE_URL or DATABASE_URL)."""
+    """Record queued request events in events.requests until stopped (Ctrl-C).
+
+    Reads the queue AIGW_EVENTS_TRANSPORT names: `postgres` (the default; the database's
+    own queue, for gateways started with AIGW_EVENTS_CONSUMER=external) or `servicebus`
+    (needs AZURE_SERVICEBUS_CONNECTION_STRING and AIGW_EVENTS_QUEUE, default aigw-events).
+    Needs the services' database URL (AIGW_APP_DATABASE_URL or DATABASE_URL)."""
     import asyncio
 
     from jobs import event_consumer
@@ -682,23 +685,22 @@ def events_consume() -> None:
     app_url = settings.app_database_url or (
         app_url_from_admin(settings.database_url) if settings.database_url else None
     )
-    missing = [
-        name
-        for name, value in (
-            ("AZURE_SERVICEBUS_CONNECTION_STRING", settings.servicebus_connection_string),
-            ("AIGW_APP_DATABASE_URL", app_url),
-        )
-        if not value
-    ]
+    needed = [("AIGW_APP_DATABASE_URL", app_url)]
+    if settings.events_transport == "servicebus":
+        needed.append(("AZURE_SERVICEBUS_CONNECTION_STRING", settings.servicebus_connection_string))
+    missing = [name for name, value in needed if not value]
     if missing:
         raise fail(f"missing settings: {', '.join(missing)}", "Set them in the environment.")
-    console.print(f"Consuming events from Service Bus queue {settings.events_queue}…")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            event_consumer.main(
-                settings.servicebus_connection_string, settings.events_queue, app_url
-            )
+    if settings.events_transport == "servicebus":
+        console.print(f"Consuming events from Service Bus queue {settings.events_queue}…")
+        job = event_consumer.main_servicebus(
+            settings.servicebus_connection_string, settings.events_queue, app_url
         )
+    else:
+        console.print("Consuming events from the database's event queue…")
+        job = event_consumer.main_postgres(app_url)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(job)
 
 
 @events_app.command("list")

@@ -36,10 +36,15 @@ class Settings(BaseSettings):
     # where request events wait while the database is unreachable (default: the user
     # data directory's spool/)
     spool_dir: Path | None = Field(default=None, alias="AIGW_SPOOL_DIR")
-    # postgres (default): events go straight to the database; servicebus: to a queue that
-    # `aigw events consume` drains into the database
+    # postgres (default): events queue in the database (events.queue); servicebus: in an
+    # Azure Service Bus queue. The event consumer drains either into events.requests.
     events_transport: Literal["postgres", "servicebus"] = Field(
         default="postgres", alias="AIGW_EVENTS_TRANSPORT"
+    )
+    # in-process (default): each gateway process also runs the consumer of the postgres
+    # queue; external: `aigw events consume` runs on its own (always so for servicebus)
+    events_consumer: Literal["in-process", "external"] = Field(
+        default="in-process", alias="AIGW_EVENTS_CONSUMER"
     )
     servicebus_connection_string: str | None = Field(
         default=None, alias="AZURE_SERVICEBUS_CONNECTION_STRING"

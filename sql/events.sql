@@ -88,3 +88,99 @@ as $$
 $$;
 comment on function api.list_request_events(text, timestamptz, integer) is
     'The newest request events since p_since, of the teams the caller may see.';
+
+-- The local event queue (events.queue, revision 0010): the writer COPYs events as JSON
+-- into api.event_queue_intake; the event consumer claims the oldest with
+-- api.claim_queued_events (FOR UPDATE SKIP LOCKED: consumers never share a row), records
+-- them through api.request_event_intake, and deletes them with api.settle_queued_events
+-- in the same transaction as its claim. A consumer that dies mid-batch leaves its rows to
+-- the next one, and the intake skips request ids already recorded.
+
+grant select, insert, delete on events.queue to aigw_internal;
+grant update (dead_letter_reason) on events.queue to aigw_internal;
+create policy "internal functions enqueue events" on events.queue
+    for insert to aigw_internal with check (dead_letter_reason is null);
+create policy "internal functions claim queued events" on events.queue
+    for select to aigw_internal using (true);
+create policy "internal functions set events aside" on events.queue
+    for update to aigw_internal using (true) with check (true);
+create policy "internal functions remove recorded events" on events.queue
+    for delete to aigw_internal using (true);
+
+set local role aigw_internal;
+
+create function api.enqueue_request_event() returns trigger
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    insert into events.queue (event) values (new.event);
+    -- one notification per transaction (NOTIFY folds identical ones): consumers waiting
+    -- on the channel wake at commit instead of polling
+    perform pg_catalog.pg_notify('aigw_events', '');
+    return null;
+end
+$$;
+comment on function api.enqueue_request_event() is
+    'Trigger of api.event_queue_intake: queue one event for the event consumer.';
+grant execute on function api.enqueue_request_event() to aigw_owner;
+
+create function api.claim_queued_events(p_limit integer)
+returns table (id bigint, event jsonb)
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select q.id, q.event from events.queue q
+     where q.dead_letter_reason is null
+     order by q.id
+     limit least(greatest(p_limit, 1), 5000)
+       for update skip locked
+$$;
+comment on function api.claim_queued_events(integer) is
+    'The oldest queued events no other consumer holds, locked until the caller''s '
+    'transaction ends: settle them (api.settle_queued_events) before it commits.';
+grant execute on function api.claim_queued_events(integer) to aigw_service;
+
+create function api.settle_queued_events(p_ids bigint[]) returns integer
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    with settled as (delete from events.queue q where q.id = any (p_ids) returning 1)
+    select count(*)::integer from settled
+$$;
+comment on function api.settle_queued_events(bigint[]) is
+    'Remove queued events the consumer has recorded (or that it set aside).';
+grant execute on function api.settle_queued_events(bigint[]) to aigw_service;
+
+create function api.dead_letter_queued_event(p_id bigint, p_reason text) returns void
+language sql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    update events.queue q
+       set dead_letter_reason = coalesce(nullif(left(p_reason, 500), ''), 'unreadable')
+     where q.id = p_id
+$$;
+comment on function api.dead_letter_queued_event(bigint, text) is
+    'Set aside a queued event the consumer cannot read; it stays in events.queue with '
+    'the reason, for an operator.';
+grant execute on function api.dead_letter_queued_event(bigint, text) to aigw_service;
+
+create function api.event_queue_depth() returns bigint
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select count(*) from events.queue q where q.dead_letter_reason is null
+$$;
+comment on function api.event_queue_depth() is
+    'How many events wait in the local queue for the consumer.';
+grant execute on function api.event_queue_depth() to aigw_service;
+
+set local role aigw_owner;
+
+create view api.event_queue_intake as select event from events.queue where false;
+comment on view api.event_queue_intake is
+    'Where the gateway COPYs its request events by default (insert only; the event '
+    'consumer moves them into events.requests).';
+create trigger enqueue_request_event instead of insert on api.event_queue_intake
+    for each row execute function api.enqueue_request_event();
+grant insert on api.event_queue_intake to aigw_service;

@@ -30,6 +30,9 @@ def test_every_command_has_help():
         ["audit"],
         ["audit", "verify"],
         ["audit", "list"],
+        ["events"],
+        ["events", "consume"],
+        ["events", "list"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)

@@ -14,14 +14,14 @@ from azure.servicebus.exceptions import ServiceBusConnectionError
 
 from api.events.transports import (
     MESSAGE_SUBJECT,
-    PostgresTransport,
+    RequestLogTransport,
     ServiceBusTransport,
     TransportUnavailable,
     from_message,
 )
 from api.events.writer import EventWriter
 from api.gateway.accounting import RequestEvent
-from jobs.event_consumer import consume_batch
+from jobs.event_consumer import ServiceBusQueue, consume_batch
 from tests.helpers import operator_call
 
 
@@ -112,23 +112,24 @@ async def test_the_consumer_writes_what_the_transport_sent_once(db, tmp_path):
     events = [event(status=s) for s in (200, 401, 429)]
     await ServiceBusTransport(sender).send([asdict(e) for e in events])
     stranger = sender.sent[0].__class__("{}", subject="something-else")
-    receiver, postgres = Receiver(), PostgresTransport(db.app)
-    written = await consume_batch(receiver, postgres, [*sender.sent, stranger])
+    receiver, postgres = Receiver(), RequestLogTransport(db.app)
+    queue = ServiceBusQueue(receiver)
+    written = await consume_batch(queue, postgres, [*sender.sent, stranger])
     # delivered again (at-least-once): written once
-    await consume_batch(receiver, postgres, sender.sent)
+    await consume_batch(queue, postgres, sender.sent)
     await postgres.close()
     assert written == 3
     rows = operator_call(db.admin, "select request_id, status from events.requests")
     assert sorted(rows) == sorted((e.request_id, e.status) for e in events)
     assert len(receiver.completed) == 6
-    assert [reason for _, reason in receiver.dead_lettered] == ["not a request event"]
+    assert [reason for _, reason in receiver.dead_lettered] == ["not a recordable request event"]
 
 
 async def test_the_consumer_returns_messages_while_the_database_is_away(db):
     sender = Sender()
     await ServiceBusTransport(sender).send([asdict(event())])
     receiver = Receiver()
-    away = PostgresTransport("postgresql://aigw_app@127.0.0.1:1/nowhere")
+    away = RequestLogTransport("postgresql://aigw_app@127.0.0.1:1/nowhere")
     with pytest.raises(TransportUnavailable):
-        await consume_batch(receiver, away, sender.sent)
+        await consume_batch(ServiceBusQueue(receiver), away, sender.sent)
     assert receiver.abandoned == sender.sent and receiver.completed == []

@@ -1,6 +1,11 @@
 """The durable event log: every request becomes one row of events.requests, through
-outages of the database, never twice."""
+outages of the database, never twice. Events travel by the default transport: the
+writer queues them in events.queue and the event consumer records them."""
 
+import asyncio
+import os
+import signal
+import subprocess
 import time
 import uuid
 from dataclasses import replace
@@ -10,11 +15,14 @@ import pytest
 
 from api.app import create_app
 from api.events import writer as writer_module
+from api.events.transports import RequestLogTransport
 from api.events.writer import EventWriter
 from api.gateway.accounting import RequestEvent
 from api.gateway.config import load_config
+from jobs import event_consumer
+from jobs.event_consumer import PostgresQueue, consume_waiting
 from tests.faults import proxied_postgres
-from tests.helpers import operator_call, serving
+from tests.helpers import AIGW, operator_call, serving
 
 
 def event(**kw) -> RequestEvent:
@@ -36,6 +44,22 @@ def recorded(db) -> list[tuple]:
     return operator_call(db.admin, "select request_id, status, cost_usd from events.requests")
 
 
+async def consume(db) -> int:
+    """Run the event consumer over what is queued now."""
+    queue, log = PostgresQueue(db.app), RequestLogTransport(db.app)
+    try:
+        return await consume_waiting(queue, log)
+    finally:
+        await queue.close()
+        await log.close()
+
+
+def queued(db) -> list[tuple]:
+    return operator_call(
+        db.admin, "select event->>'request_id', dead_letter_reason from events.queue"
+    )
+
+
 def wait_for_rows(db, count: int, timeout: float = 10) -> list[tuple]:
     deadline = time.monotonic() + timeout
     while True:
@@ -54,7 +78,10 @@ async def test_events_are_written_once_and_priced(db, tmp_path):
     writer.emit(events[0])  # the same request again: not counted twice
     await writer.flush()
     await writer.stop()
+    assert len(queued(db)) == 1201
+    assert await consume(db) == 1201
     rows = recorded(db)
+    assert queued(db) == []
     assert len(rows) == 1200
     assert {r[0] for r in rows} == {e.request_id for e in events}
     price = operator_call(db.admin, "select policy.cost_usd('gpt-4o', 1000, 500, 0)")[0][0]
@@ -69,15 +96,17 @@ async def test_events_wait_through_an_outage_and_arrive_once(db, tmp_path, monke
         await writer.start()
         writer.emit(event())
         await writer.flush()
+        await consume(db)
         proxy.down()
         sent = [event(status=s) for s in [200, 401, 429, 503] * 75]
         for e in sent:
             writer.emit(e)
         await writer.flush()  # cannot: the database is away
-        assert len(recorded(db)) == 1
+        assert await consume(db) == 0 and len(recorded(db)) == 1
         assert writer.spool.exists() and len(writer.queue) <= 100
         proxy.up()
         await writer.flush()
+        await consume(db)
         rows = recorded(db)
         assert len(rows) == 301 and len({r[0] for r in rows}) == 301
         await writer.stop()
@@ -100,6 +129,7 @@ async def test_a_writer_stopped_while_the_database_is_away_sends_its_spool_next_
         await second.start()
         await second.flush()
         await second.stop()
+        await consume(db)
         assert len(recorded(db)) == 50
         assert not second.spool.exists()
     finally:
@@ -116,8 +146,13 @@ async def test_a_malformed_event_is_refused_and_the_rest_recorded(db, tmp_path):
     writer.emit(good[2])
     await writer.flush()
     await writer.stop()
+    assert await consume(db) == 3
     assert {r[0] for r in recorded(db)} == {e.request_id for e in good}
-    assert writer.rejected == 1
+    # the malformed one is set aside in the queue with the reason, not lost
+    ((request_id, reason),) = queued(db)
+    assert request_id not in {e.request_id for e in good}
+    assert "NotNullViolation" in reason
+    assert await consume(db) == 0  # and not tried again
 
 
 @pytest.fixture
@@ -174,14 +209,13 @@ async def test_a_cache_hit_is_free_and_records_what_it_saved(db, tmp_path):
     writer.emit(hit)
     await writer.flush()
     await writer.stop()
+    await consume(db)
     row = operator_call(db.admin, "select cost_usd, saved_usd, cache from events.requests")[0]
     price = operator_call(db.admin, "select policy.cost_usd('gpt-4o', 1000, 500, 0)")[0][0]
     assert row == (0, price, "hit-exact")
 
 
 async def test_concurrent_flushes_neither_lose_nor_double(db, tmp_path):
-    import asyncio
-
     writer = EventWriter(db.app, tmp_path)
     await writer.start()
     events = [event() for _ in range(2000)]
@@ -189,5 +223,130 @@ async def test_concurrent_flushes_neither_lose_nor_double(db, tmp_path):
         writer.emit(e)
     await asyncio.gather(writer.flush(), writer.flush(), writer.flush())
     await writer.stop()
+    await consume(db)
     assert {r[0] for r in recorded(db)} == {e.request_id for e in events}
     assert writer.written == 2000
+
+
+async def queue_events(db, tmp_path, count: int) -> list[RequestEvent]:
+    writer = EventWriter(db.app, tmp_path)
+    await writer.start()
+    events = [event() for _ in range(count)]
+    for e in events:
+        writer.emit(e)
+    await writer.stop()
+    return events
+
+
+async def test_consumers_in_parallel_share_the_queue_and_record_each_event_once(db, tmp_path):
+    events = await queue_events(db, tmp_path, 3000)
+    counts = await asyncio.gather(*(consume(db) for _ in range(3)))
+    assert sum(counts) == 3000  # SKIP LOCKED: no event claimed by two consumers
+    rows = recorded(db)
+    assert sorted(r[0] for r in rows) == sorted(e.request_id for e in events)
+    assert queued(db) == []
+
+
+async def test_a_consumer_that_dies_mid_batch_leaves_its_events_to_the_next(db, tmp_path):
+    events = await queue_events(db, tmp_path, 40)
+    dying = PostgresQueue(db.app)
+    claimed = await dying.receive(25, 0)
+    assert len(claimed) == 25
+    # another consumer skips the held rows and records the rest
+    assert await consume(db) == 15
+    dying.reset()  # the process is gone: its connection, claim and locks with it
+    assert await consume(db) == 25
+    rows = recorded(db)
+    assert sorted(r[0] for r in rows) == sorted(e.request_id for e in events)
+
+
+async def test_events_stay_queued_while_the_request_log_cannot_take_them(db, tmp_path):
+    events = await queue_events(db, tmp_path, 10)
+    queue = PostgresQueue(db.app)
+    away = RequestLogTransport("postgresql://aigw_app@127.0.0.1:1/nowhere")
+    batch = await queue.receive(100, 0)
+    with pytest.raises(event_consumer.TransportUnavailable):
+        await event_consumer.consume_batch(queue, away, batch)
+    await queue.close()
+    assert len(queued(db)) == 10 and recorded(db) == []
+    assert await consume(db) == 10
+    assert {r[0] for r in recorded(db)} == {e.request_id for e in events}
+
+
+async def test_a_waiting_consumer_wakes_when_events_arrive(db, tmp_path):
+    queue = PostgresQueue(db.app)
+    try:
+        assert await queue.receive(10, 0) == []
+        waiting = asyncio.create_task(queue.receive(10, 60))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        started = time.monotonic()
+        await queue_events(db, tmp_path, 3)
+        batch = await asyncio.wait_for(waiting, 30)
+        assert len(batch) == 3
+        assert time.monotonic() - started < 30  # the notification, not the 60 s timeout
+        await queue.abandon(batch)
+    finally:
+        await queue.close()
+
+
+def test_aigw_events_consume_records_the_queue_until_stopped(db, tmp_path):
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "AIGW_ENV")
+    }
+    environment.update({"DATABASE_URL": db.admin, "AIGW_APP_DATABASE_URL": db.app})
+    consumer = subprocess.Popen(
+        [*AIGW, "events", "consume"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        events = asyncio.run(queue_events(db, tmp_path, 50))
+        rows = wait_for_rows(db, 50, timeout=30)
+        assert sorted(r[0] for r in rows) == sorted(e.request_id for e in events)
+        assert queued(db) == []
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        output, _ = consumer.communicate(timeout=30)
+    assert consumer.returncode == 0, output
+    assert "event queue" in output
+
+
+def metric(url: str, name: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_with_an_external_consumer_the_gateway_only_queues(
+    db, redis_url, mock_upstream, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("AIGW_EVENTS_CONSUMER", "external")
+    mock_url, _ = mock_upstream
+    operator_call(db.admin, "select api.create_team('t1')")
+    key = operator_call(db.admin, "select key from api.issue_key('t1', 'k')")[0][0]
+    app = create_app(
+        db.app,
+        redis_url,
+        gateway_config=load_config(env={}, mock_provider_url=mock_url),
+        spool_dir=tmp_path,
+    )
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    with serving(app) as url:
+        for _ in range(5):
+            answer = httpx.post(
+                f"{url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+            )
+            assert answer.status_code == 200
+        deadline = time.monotonic() + 10
+        while len(queued(db)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # nothing in the gateway records them
+        assert len(queued(db)) == 5 and recorded(db) == []
+        assert metric(url, "aigw_events_queued") == 5
+        assert asyncio.run(consume(db)) == 5
+        assert metric(url, "aigw_events_queued") == 0
+    assert len(recorded(db)) == 5

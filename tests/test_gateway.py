@@ -2,6 +2,7 @@
 server, against the mock provider."""
 
 import dataclasses
+import json
 import time
 
 import anthropic
@@ -10,6 +11,7 @@ import openai
 import pytest
 
 from api.app import create_app
+from api.gateway import openai_api
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
 from tests.helpers import operator_call, serving
@@ -204,6 +206,53 @@ def test_bad_requests_are_400_in_each_dialect(gateway):
             "message": "max_tokens: a positive integer is required.",
         },
     }
+
+
+def test_a_body_over_the_limit_is_413_in_each_dialect_and_never_forwarded(gateway, monkeypatch):
+    monkeypatch.setattr(openai_api, "MAX_BODY_BYTES", 64 * 1024)
+    big = {
+        "model": "gpt-4o",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "x" * 70_000}],
+    }
+    payload = json.dumps(big).encode()
+
+    def chunked():  # no Content-Length: the limit holds as the body arrives
+        for i in range(0, len(payload), 8192):
+            yield payload[i : i + 8192]
+
+    answers = [
+        httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            content=payload,
+            headers={"authorization": f"Bearer {gateway.key}"},
+        ),
+        httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            content=chunked(),
+            headers={"authorization": f"Bearer {gateway.key}"},
+        ),
+        httpx.post(
+            f"{gateway.url}/anthropic/v1/messages",
+            content=payload,
+            headers={"x-api-key": gateway.key},
+        ),
+    ]
+    assert [a.status_code for a in answers] == [413, 413, 413]
+    assert "chunked" in answers[1].request.headers.get("transfer-encoding", "")
+    assert answers[0].json()["error"]["code"] == "request_too_large"
+    assert answers[2].json()["error"]["type"] == "request_too_large"
+    assert "larger than 64 KiB" in answers[0].json()["error"]["message"]
+    assert gateway.mock.requests == 0
+    events = wait_for_events(gateway, 3)  # the refusals are events like any other
+    assert [e.status for e in events] == [413, 413, 413]
+    # and a body under the limit still goes through
+    ok = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": HELLO},
+        headers={"authorization": f"Bearer {gateway.key}"},
+    )
+    assert ok.status_code == 200
 
 
 def test_rate_limits_answer_429_with_retry_after_and_ratelimit_headers(gateway):

@@ -1,17 +1,19 @@
-"""Where the event writer sends its batches. One event schema (RequestEvent as JSON),
-two transports:
+"""Where request events travel. One event schema (RequestEvent as JSON), one consumer
+(jobs/event_consumer.py), two transports between the gateway's writer and it:
 
-- `PostgresTransport` (the default): COPY straight into api.request_event_intake. The
-  intake's trigger is the consumer: it prices each event and skips request ids already
-  recorded. No queue table sits in between: the writer's own spool already holds events
-  while the database is away, and a queue in the same database would only add a hop.
+- `PostgresQueueTransport` (the default): COPY into api.event_queue_intake, a queue table
+  in the same database (events.queue). The gateway's hot path pays only for appending
+  JSON; pricing and de-duplication happen in the consumer.
 - `ServiceBusTransport` (AIGW_EVENTS_TRANSPORT=servicebus, for the cloud): each event a
   Service Bus message (message id = request id, so Service Bus duplicate detection and
-  the intake both drop resends). The consumer in jobs/event_consumer.py receives them
-  and writes them with a PostgresTransport — the same code path as the default.
+  the intake both drop resends).
 
-Both raise TransportUnavailable when nothing can be sent now (the writer then keeps the
-batch), and anything else for a batch the far side refuses.
+Whichever the transport, the consumer records events with `RequestLogTransport`: COPY
+into api.request_event_intake, whose trigger prices each event and skips request ids
+already recorded, so a batch delivered twice is counted once.
+
+All raise TransportUnavailable when nothing can be sent now (the sender then keeps the
+batch), and BatchRefused for events the far side refuses.
 """
 
 import contextlib
@@ -33,11 +35,12 @@ class TransportUnavailable(Exception):
 
 
 class BatchRefused(Exception):
-    """The far side refused this batch (malformed events); `rejected` were dropped."""
+    """The far side took the batch but for some malformed events: `refused` maps their
+    positions in the batch to the reason."""
 
-    def __init__(self, rejected: int):
-        super().__init__(f"{rejected} events refused")
-        self.rejected = rejected
+    def __init__(self, refused: dict[int, str]):
+        super().__init__(f"{len(refused)} events refused")
+        self.refused = refused
 
 
 def record(event: dict) -> tuple:
@@ -62,7 +65,9 @@ def unreachable(exc: asyncpg.PostgresError) -> bool:
     )
 
 
-class PostgresTransport:
+class _CopyTransport:
+    """COPY batches into one of the api intake views over a connection of its own."""
+
     def __init__(self, app_url: str):
         self.app_url = app_url
         self._conn: asyncpg.Connection | None = None
@@ -82,29 +87,32 @@ class PostgresTransport:
             raise TransportUnavailable(type(exc).__name__) from exc
 
     async def _send_singly(self, batch: list[dict]) -> None:
-        rejected = 0
+        refused = {}
         try:
             conn = await self._connection()
-            for event in batch:
+            for position, event in enumerate(batch):
                 try:
                     await self._copy(conn, [event])
                 except asyncpg.PostgresError as exc:
                     if unreachable(exc):
                         raise
-                    rejected += 1
+                    refused[position] = f"{type(exc).__name__}: {exc}"[:500]
         except (OSError, asyncpg.InterfaceError, TimeoutError, asyncpg.PostgresError) as exc:
             self._drop()
             raise TransportUnavailable(type(exc).__name__) from exc
-        if rejected:
-            raise BatchRefused(rejected)
+        if refused:
+            raise BatchRefused(refused)
+
+    view: str  # in schema api
+    columns: list[str]
 
     @staticmethod
-    async def _copy(conn: asyncpg.Connection, batch: list[dict]) -> None:
+    def row(event: dict) -> tuple:
+        raise NotImplementedError
+
+    async def _copy(self, conn: asyncpg.Connection, batch: list[dict]) -> None:
         await conn.copy_records_to_table(
-            "request_event_intake",
-            schema_name="api",
-            columns=COLUMNS,
-            records=[record(e) for e in batch],
+            self.view, schema_name="api", columns=self.columns, records=map(self.row, batch)
         )
 
     async def _connection(self) -> asyncpg.Connection:
@@ -125,11 +133,32 @@ class PostgresTransport:
             self._conn = None
 
 
+class RequestLogTransport(_CopyTransport):
+    """Into events.requests, priced and once per request id (the consumer's writer)."""
+
+    view, columns = "request_event_intake", COLUMNS
+    row = staticmethod(record)
+
+
+class PostgresQueueTransport(_CopyTransport):
+    """Into the local queue events.queue, as JSON (the writer's default)."""
+
+    view, columns = "event_queue_intake", ["event"]
+
+    @staticmethod
+    def row(event: dict) -> tuple:
+        return (as_json(event),)
+
+
+def as_json(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
+
 def to_message(event: dict):
     from azure.servicebus import ServiceBusMessage
 
     return ServiceBusMessage(
-        json.dumps(event, separators=(",", ":")),
+        as_json(event),
         message_id=event["request_id"],
         content_type="application/json",
         subject=MESSAGE_SUBJECT,

@@ -1,9 +1,10 @@
-"""The durable event writer: every request's event reaches events.requests exactly once.
+"""The durable event writer: every request's event reaches the event consumer, which
+records it in events.requests exactly once.
 
 The gateway hands events over with `emit`, which only appends to a queue: the response
 never waits on the database. A background task sends the queue in batches through its
-transport (by default COPY into api.request_event_intake, one round trip per batch; see
-transports.py) every FLUSH_INTERVAL_S, or sooner when BATCH_SIZE events are waiting.
+transport (by default COPY into the database's event queue, one round trip per batch;
+see transports.py) every FLUSH_INTERVAL_S, or sooner when BATCH_SIZE events are waiting.
 
 When PostgreSQL cannot be reached the events wait: in memory up to MEMORY_LIMIT, then in
 an append-only spool file (JSON Lines, bounded by SPOOL_LIMIT_BYTES) in `spool_dir`.
@@ -23,7 +24,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from api.events.transports import BatchRefused, PostgresTransport, TransportUnavailable
+from api.events.transports import BatchRefused, PostgresQueueTransport, TransportUnavailable
 from api.gateway.accounting import RequestEvent
 
 log = logging.getLogger("aigw.events")
@@ -38,8 +39,9 @@ SPOOL_FILE = "events.jsonl"
 
 class EventWriter:
     def __init__(self, app_url: str | None, spool_dir: Path, transport=None):
-        """Send to PostgreSQL at `app_url`, or through `transport` (see transports.py)."""
-        self.transport = transport or PostgresTransport(app_url)
+        """Send to the event queue of the database at `app_url`, or through `transport`
+        (see transports.py)."""
+        self.transport = transport or PostgresQueueTransport(app_url)
         self.spool = Path(spool_dir) / SPOOL_FILE
         self.queue: deque[dict] = deque()
         self.dropped = 0  # spool full
@@ -132,9 +134,9 @@ class EventWriter:
             self._lost(exc)
             return False
         except BatchRefused as refused:
-            self.rejected += refused.rejected
-            self.written -= refused.rejected
-            log.error("events: %d events refused as malformed and dropped", refused.rejected)
+            self.rejected += len(refused.refused)
+            self.written -= len(refused.refused)
+            log.error("events: %d events refused as malformed and dropped", len(refused.refused))
         self._sent(batch, from_spool)
         return True
 

@@ -44,6 +44,21 @@ def bad_request(message: str) -> GatewayError:
     return GatewayError(400, message, "invalid_request_error", "invalid_request_error")
 
 
+def too_large(limit_bytes: int) -> GatewayError:
+    return GatewayError(
+        413,
+        f"The request body is larger than {size(limit_bytes)}. Send less "
+        "context (fewer or shorter messages, smaller images).",
+        "invalid_request_error",
+        "request_too_large",
+        "request_too_large",
+    )
+
+
+def size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n // 2**10} KiB"
+
+
 def unknown_model(model: str) -> GatewayError:
     return GatewayError(
         404,
@@ -123,6 +138,17 @@ def dependency_unavailable(what: str) -> GatewayError:
         "overloaded_error",
         f"{what}_unavailable",
         headers={"retry-after": "2"},
+    )
+
+
+def internal_error() -> GatewayError:
+    return GatewayError(
+        500,
+        "The gateway failed to handle the request; it has been logged. Retry, and tell "
+        "the platform team if it persists.",
+        "api_error",
+        "api_error",
+        "internal_error",
     )
 
 

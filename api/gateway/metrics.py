@@ -18,6 +18,7 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005,
 
 class Metrics:
     def __init__(self) -> None:
+        self._children: dict = {}
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -60,26 +61,41 @@ class Metrics:
         self.events_waiting = Gauge(
             "aigw_events_waiting", "Request events not yet in the database", registry=r
         )
+        self.events_queued = Gauge(
+            "aigw_events_queued",
+            "Request events in the database's queue, not yet recorded by the consumer",
+            registry=r,
+        )
 
     def observe(self, e: RequestEvent) -> None:
         model = e.model_served or e.model_requested or ""
-        self.requests.labels(e.endpoint, str(e.status), model).inc()
+        child = self._child
+        child(self.requests, e.endpoint, str(e.status), model).inc()
         if e.status >= 400:
-            self.errors.labels(e.endpoint, e.error_type or "error").inc()
+            child(self.errors, e.endpoint, e.error_type or "error").inc()
         if e.input_tokens:
-            self.tokens.labels(model, "input").inc(e.input_tokens)
+            child(self.tokens, model, "input").inc(e.input_tokens)
         if e.output_tokens:
-            self.tokens.labels(model, "output").inc(e.output_tokens)
+            child(self.tokens, model, "output").inc(e.output_tokens)
         if e.cost_usd:
-            self.cost.labels(model).inc(e.cost_usd)
+            child(self.cost, model).inc(e.cost_usd)
         if e.cache:
-            self.cache.labels(e.cache).inc()
-        self.latency.labels(e.endpoint).observe(e.latency_ms / 1000)
+            child(self.cache, e.cache).inc()
+        child(self.latency, e.endpoint).observe(e.latency_ms / 1000)
         if e.upstream_latency_ms is not None:
-            self.upstream.labels(model).observe(e.upstream_latency_ms / 1000)
+            child(self.upstream, model).observe(e.upstream_latency_ms / 1000)
             if not e.stream:
                 overhead = max(0.0, e.latency_ms - e.upstream_latency_ms) / 1000
-                self.overhead.labels(e.endpoint).observe(overhead)
+                child(self.overhead, e.endpoint).observe(overhead)
+
+    def _child(self, metric, *labels: str):
+        """metric.labels(*labels), remembered: labels() checks and locks on every call,
+        and this runs for every request. Label values are bounded (see above)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,11 +12,25 @@ from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 WIRE = "openai"
+# The largest request body taken (the providers' own limits are of this order: 32 MB for
+# Anthropic's Messages API).
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 async def json_body(request: Request) -> dict:
+    """The request's JSON object, read up to MAX_BODY_BYTES (a larger body is refused
+    before it is all in memory)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.too_large(MAX_BODY_BYTES)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.too_large(MAX_BODY_BYTES)
+        chunks.append(chunk)
     try:
-        body = json.loads(await request.body())
+        body = json.loads(b"".join(chunks))
     except ValueError:
         raise errors.bad_request("The request body is not valid JSON.") from None
     if not isinstance(body, dict):

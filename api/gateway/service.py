@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -118,9 +119,9 @@ class Gateway:
 
     def begin(self, request: Request, wire: str) -> Admission:
         return Admission(
-            request_id="req_" + uuid.uuid4().hex,
+            request_id="req_" + os.urandom(16).hex(),  # as random as uuid4, for less
             wire=wire,
-            endpoint=request.url.path,
+            endpoint=request.scope["path"],
             started=time.perf_counter(),
             started_at=time.time(),
             session_id=request.headers.get("x-aigw-session-id"),
@@ -283,6 +284,10 @@ class Gateway:
             event.output_tokens = usage.output_tokens
             event.cached_input_tokens = usage.cached_input_tokens
             event.tool_calls = usage.tool_calls
+        decision = admission.rate_decision
+        if not admission.reservation_id and not (decision is not None and decision.token_keys):
+            self.events.emit(event)  # nothing to settle: no task for it
+            return
         task = asyncio.create_task(self._settle_and_emit(admission, usage or Usage(), event))
         self._background.add(task)
         task.add_done_callback(self._background.discard)

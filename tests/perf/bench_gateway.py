@@ -16,8 +16,10 @@ process, and wrk), PostgreSQL and Redis share CPU 1. Everything talks over loopb
 (d) the translated path: an Anthropic-format call to an OpenAI-format deployment, added
     latency sequentially (aigw /anthropic/v1/messages; LiteLLM proxy /v1/messages).
 
-aigw runs with what a team would have on: key authentication, a team RPM limit (one Redis
-round trip), the event log (batched COPY) and metrics; no budget, cache off.
+aigw runs with what a team would have on: key authentication, a team RPM limit (leased
+from Redis), the event log and metrics; no budget, cache off. Its events take the
+production layout: the gateway only queues them (batched COPY into events.queue) and the
+event consumer runs as a job of its own (`aigw events consume`, on CPU 1 with the database).
 LiteLLM proxy runs with its master key (in memory) and no database.
 """
 
@@ -446,6 +448,19 @@ def measure(name: str, base: str, headers: dict, mock: str, results: dict, anthr
                 console.print(f"[yellow]{name}: the translated path failed: {exc}[/]")
 
 
+def recorded_events(admin_url: str, timeout_s: float = 60) -> tuple[int, int]:
+    """(events recorded, events still queued) once the consumer has caught up."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        while True:
+            queued = conn.execute("select count(*) from events.queue").fetchone()[0]
+            if not queued or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        recorded = conn.execute("select count(*) from events.requests").fetchone()[0]
+    return recorded, queued
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-litellm", action="store_true")
@@ -499,19 +514,31 @@ def main() -> None:
                     "REDIS_URL": redis_url,
                     "AIGW_MOCK_PROVIDER_URL": mock,
                     "AIGW_SPOOL_DIR": str(Path(tmp) / "spool"),
+                    "AIGW_EVENTS_CONSUMER": "external",
                 }
+                consumer = subprocess.Popen(
+                    [*pin(1), str(BIN / "aigw"), "events", "consume"],
+                    env=aigw_env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 cmd = [*pin(0), str(BIN / "uvicorn"), "--factory", "api.app:from_environment"]
                 cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-                with process(cmd, aigw_env, f"http://127.0.0.1:{port}/healthz", "aigw"):
-                    time.sleep(10)  # litellm is imported in the background at start
-                    measure(
-                        "aigw",
-                        f"http://127.0.0.1:{port}",
-                        {"authorization": f"Bearer {key}"},
-                        mock,
-                        results,
-                        anthropic_path="/anthropic/v1/messages",
-                    )
+                try:
+                    with process(cmd, aigw_env, f"http://127.0.0.1:{port}/healthz", "aigw"):
+                        time.sleep(10)  # litellm is imported in the background at start
+                        measure(
+                            "aigw",
+                            f"http://127.0.0.1:{port}",
+                            {"authorization": f"Bearer {key}"},
+                            mock,
+                            results,
+                            anthropic_path="/anthropic/v1/messages",
+                        )
+                    results["aigw"]["events"] = recorded_events(urls.admin)
+                finally:
+                    consumer.terminate()
+                    consumer.wait(10)
                 # the bare pass-throughs: httpx (the issue's floor), and aiohttp (the client
                 # aigw forwards with, so the floor of its own design)
                 for client in ("httpx", "aiohttp"):
@@ -586,6 +613,12 @@ def report(results: dict) -> None:
             console.print(
                 f"aigw saturates at {aigw['rps'] / bare['rps']:.0%} of the bare {client} pass-through"
             )
+    if "events" in aigw:
+        recorded, queued = aigw["events"]
+        console.print(
+            f"aigw recorded {recorded} request events in events.requests "
+            f"({queued} still queued after the consumer's last minute)"
+        )
 
 
 if __name__ == "__main__":
