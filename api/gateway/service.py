@@ -11,16 +11,16 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-import anyio
 import asyncpg
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.cache import replay
 from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent
 from api.gateway.config import GatewayConfig
+from api.gateway.event_stream import EventStream
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
 from api.gateway.rate_limit import Limit, RateLimiter
 from api.gateway.upstream import Upstream, UpstreamError, sse_data
@@ -43,22 +43,6 @@ def as_int(value) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError):
         return 0
-
-
-class SettlingStream(StreamingResponse):
-    """A streamed answer whose request is settled even when the client leaves before the
-    first byte (the body generator then never runs, so its own cleanup cannot)."""
-
-    def __init__(self, content, *, on_close, **kwargs):
-        super().__init__(content, **kwargs)
-        self._on_close = on_close
-
-    async def __call__(self, scope, receive, send):
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._on_close()
 
 
 @dataclass
@@ -473,18 +457,14 @@ class Gateway:
             for event in events:
                 yield event
 
-        return StreamingResponse(
-            body(), media_type="text/event-stream", headers=admission.rate_headers
-        )
+        return EventStream(body(), headers=admission.rate_headers)
 
-    def stream(self, admission: Admission, body, upstream, attempted) -> SettlingStream:
+    def stream(self, admission: Admission, body, upstream, attempted) -> EventStream:
         async def on_close() -> None:
             # A no-op when the stream ran: it ended (and settled) itself already.
             await self.end_stream(admission, upstream, attempted, Usage())
 
-        return SettlingStream(
-            body, on_close=on_close, media_type="text/event-stream", headers=admission.rate_headers
-        )
+        return EventStream(body, on_close=on_close, headers=admission.rate_headers)
 
     def reject(self, admission: Admission, error: errors.GatewayError) -> None:
         self.finish(admission, status=error.status, error_type=error.code or error.openai_type)

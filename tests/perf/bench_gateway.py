@@ -321,12 +321,22 @@ class Caller:
         response = self._send(path, payload)
         arrivals = []
         while line := response.readline():
-            if line.startswith(b"data:") and b'"content"' in line and b'"content":""' not in line:
+            if line.startswith(b"data:") and has_content(line):
                 arrivals.append(time.perf_counter())
         if response.status != 200 or not arrivals:
             raise RuntimeError(f"{path}: {response.status}, {len(arrivals)} chunks")
         gaps = [(b - a) * 1000 for a, b in zip(arrivals, arrivals[1:], strict=False)]
         return (arrivals[0] - started) * 1000, gaps
+
+
+def has_content(line: bytes) -> bool:
+    """A stream event that carries text (not the opening role chunk, usage or [DONE])."""
+    try:
+        data = json.loads(line[5:])
+    except ValueError:
+        return False
+    choices = data.get("choices") or [{}]
+    return bool((choices[0].get("delta") or {}).get("content"))
 
 
 def sequential(direct: Caller, target: Caller, path: str, body: dict, direct_path: str) -> float:
@@ -416,7 +426,18 @@ async def fixed_rate(url: str, headers: dict, rate: int = 200, seconds: int = 10
 # -- the run --------------------------------------------------------------------------------
 
 
-def measure(name: str, base: str, headers: dict, mock: str, results: dict, anthropic_path=None):
+def measure(
+    name: str,
+    base: str,
+    headers: dict,
+    mock: str,
+    results: dict,
+    anthropic_path=None,
+    settle=None,
+):
+    """(a) to (d) for one target; `settle()`, if given, runs after the saturation run, to
+    let the target's background work (aigw's event consumer) catch up before latencies
+    are measured again."""
     direct = Caller(mock, {})
     target = Caller(base, headers)
     r = results.setdefault(name, {})
@@ -426,6 +447,9 @@ def measure(name: str, base: str, headers: dict, mock: str, results: dict, anthr
         )
     with console.status(f"{name}: saturation…"):
         r["rps"] = saturation(f"{base}/v1/chat/completions", headers)
+    if settle is not None:
+        with console.status(f"{name}: settling after saturation…"):
+            settle()
     with console.status(f"{name}: 200 req/s…"):
         direct_lat = asyncio.run(fixed_rate(f"{mock}/v1/chat/completions", {}))
         target_lat = asyncio.run(fixed_rate(f"{base}/v1/chat/completions", headers))
@@ -534,6 +558,7 @@ def main() -> None:
                             mock,
                             results,
                             anthropic_path="/anthropic/v1/messages",
+                            settle=lambda: recorded_events(urls.admin),
                         )
                     results["aigw"]["events"] = recorded_events(urls.admin)
                 finally:
