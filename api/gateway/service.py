@@ -103,7 +103,7 @@ class Gateway:
 
     def begin(self, request: Request, wire: str) -> Admission:
         return Admission(
-            request_id="req_" + os.urandom(16).hex(),  # as random as uuid4, for less
+            request_id="req_" + os.urandom(16).hex(),  # uuid4().hex's 128 bits, no UUID built
             wire=wire,
             endpoint=request.scope["path"],
             started=time.perf_counter(),
@@ -227,8 +227,10 @@ class Gateway:
         upstream_ms: float | None = None,
         disconnected: bool = False,
     ) -> None:
-        """Settle the budget and the token counters, and emit the event — in the
-        background, so the response never waits on it. Safe to call once only."""
+        """Settle the budget and the token counters, and emit the event. Settling talks
+        to PostgreSQL and Redis, so it runs in the background and the response never
+        waits on it; with nothing to settle the event is emitted at once (an append to
+        the writer's queue). Safe to call once only."""
         if admission.finished:
             return
         admission.finished = True

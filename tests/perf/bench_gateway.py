@@ -16,6 +16,10 @@ process, and wrk), PostgreSQL and Redis share CPU 1. Everything talks over loopb
 (d) the translated path: an Anthropic-format call to an OpenAI-format deployment, added
     latency sequentially (aigw /anthropic/v1/messages; LiteLLM proxy /v1/messages).
 
+The load generator (this process) pauses its own garbage collector while it times
+requests: its full collections (40-60 ms here) would otherwise land on whichever target
+is under test at that moment.
+
 aigw runs with what a team would have on: key authentication, a team RPM limit (leased
 from Redis), the event log and metrics; no budget, cache off. Its events take the
 production layout: the gateway only queues them (batched COPY into events.queue) and the
@@ -44,7 +48,7 @@ from rich.table import Table
 
 from api import migrations
 from api.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from tests.perf.harness import pct, pin, process
+from tests.perf.harness import collector_paused, pct, pin, process
 
 console = Console(width=150)
 BIN = Path(sys.executable).parent
@@ -441,7 +445,7 @@ def measure(
     direct = Caller(mock, {})
     target = Caller(base, headers)
     r = results.setdefault(name, {})
-    with console.status(f"{name}: sequential…"):
+    with console.status(f"{name}: sequential…"), collector_paused():
         r["sequential"] = sequential(
             direct, target, "/v1/chat/completions", BODY, "/v1/chat/completions"
         )
@@ -451,14 +455,16 @@ def measure(
         with console.status(f"{name}: settling after saturation…"):
             settle()
     with console.status(f"{name}: 200 req/s…"):
-        direct_lat = asyncio.run(fixed_rate(f"{mock}/v1/chat/completions", {}))
-        target_lat = asyncio.run(fixed_rate(f"{base}/v1/chat/completions", headers))
+        with collector_paused():
+            direct_lat = asyncio.run(fixed_rate(f"{mock}/v1/chat/completions", {}))
+        with collector_paused():
+            target_lat = asyncio.run(fixed_rate(f"{base}/v1/chat/completions", headers))
         r["p50"] = pct(target_lat, 0.5) - pct(direct_lat, 0.5)
         r["p99"] = pct(target_lat, 0.99) - pct(direct_lat, 0.99)
-    with console.status(f"{name}: streaming…"):
+    with console.status(f"{name}: streaming…"), collector_paused():
         r["ttft"], r["gap"] = streaming(direct, target, "/v1/chat/completions")
     if anthropic_path:
-        with console.status(f"{name}: translated path…"):
+        with console.status(f"{name}: translated path…"), collector_paused():
             try:
                 r["translated"] = sequential(
                     direct,

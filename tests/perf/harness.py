@@ -2,6 +2,7 @@
 are used, and percentiles."""
 
 import contextlib
+import gc
 import os
 import shutil
 import subprocess
@@ -44,6 +45,19 @@ def process(args: list[str], env: dict, ready_url: str, name: str, timeout: floa
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """No garbage collection in this process (the load generator) while it times
+    requests: a full collection of its heap takes 40-60 ms here, and it would be counted
+    against whichever target happened to be under test."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def pct(values: list[float], q: float) -> float:
