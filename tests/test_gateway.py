@@ -369,6 +369,38 @@ def test_every_request_makes_one_event_rejected_ones_too(gateway):
     assert events[2].model_requested == "nope" and events[2].error_type == "model_not_found"
 
 
+def test_the_session_comes_from_the_header_or_else_the_clients_metadata(gateway):
+    session = "4f3c2a1b-9d8e-4c7b-a6f5-0e1d2c3b4a59"
+    claude_code_user = f"user_{'ab' * 32}_account_{'cd' * 16}_session_{session}"
+    oa(gateway).chat.completions.create(
+        model="gpt-4o", messages=HELLO, metadata={"session_id": "nightly-run-7"}
+    )
+    an(gateway).messages.create(
+        model="gpt-4o", max_tokens=8, messages=HELLO, metadata={"user_id": claude_code_user}
+    )
+    an(gateway).messages.create(
+        model="gpt-4o",
+        max_tokens=8,
+        messages=HELLO,
+        metadata={"user_id": claude_code_user},
+        extra_headers={"x-aigw-session-id": "from-header"},  # the header wins
+    )
+    an(gateway).messages.create(
+        model="gpt-4o", max_tokens=8, messages=HELLO, metadata={"user_id": "just-a-user"}
+    )
+    oa(gateway).chat.completions.create(
+        model="gpt-4o", messages=HELLO, extra_headers={"x-aigw-session-id": "x" * 500}
+    )
+    events = wait_for_events(gateway, 5)
+    assert [e.session_id for e in events] == [
+        "nightly-run-7",
+        session,
+        "from-header",
+        None,
+        "x" * 128,
+    ]
+
+
 def test_a_caller_supplied_upstream_url_is_never_followed(gateway):
     # A trap server that would record any request the gateway sent it.
     hits = []

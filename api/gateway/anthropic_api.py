@@ -45,6 +45,7 @@ def usage_of(data: dict, usage: Usage) -> None:
 async def admit_message(request: Request, gw: Gateway, admission: Admission) -> dict:
     await gw.authenticate(request, admission)
     body = await json_body(request)
+    gw.read_session(admission, body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise errors.bad_request("messages: must be a non-empty array.")

@@ -75,6 +75,7 @@ async def chat_completions(request: Request) -> Response:
     try:
         await gw.authenticate(request, admission)
         body = await json_body(request)
+        gw.read_session(admission, body)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise errors.bad_request("'messages' must be a non-empty array.")

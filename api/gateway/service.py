@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -28,6 +29,15 @@ from api.gateway.upstream import Upstream, UpstreamError, sse_data
 log = logging.getLogger("aigw.gateway")
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+
+MAX_SESSION_ID = 128
+CLAUDE_CODE_SESSION = re.compile(r"_session_([0-9A-Za-z-]{8,64})$")
+
+
+def bounded(session_id: str | None) -> str | None:
+    """A caller's session id as recorded: at most MAX_SESSION_ID characters, or none."""
+    return session_id[:MAX_SESSION_ID] if session_id else None
 
 
 def estimate_tokens(*parts) -> int:
@@ -108,8 +118,25 @@ class Gateway:
             endpoint=request.scope["path"],
             started=time.perf_counter(),
             started_at=time.time(),
-            session_id=request.headers.get("x-aigw-session-id"),
+            session_id=bounded(request.headers.get("x-aigw-session-id")),
         )
+
+    def read_session(self, admission: Admission, body: dict) -> None:
+        """The session a request belongs to, when the x-aigw-session-id header did not
+        say: the client's own metadata. OpenAI-format clients may send
+        `metadata.session_id`; Claude Code sends `metadata.user_id` ending in
+        `_session_<uuid>`."""
+        if admission.session_id is not None:
+            return
+        metadata = body.get("metadata")
+        if not isinstance(metadata, dict):
+            return
+        if isinstance(session := metadata.get("session_id"), str):
+            admission.session_id = bounded(session)
+        elif isinstance(user := metadata.get("user_id"), str) and (
+            found := CLAUDE_CODE_SESSION.search(user)
+        ):
+            admission.session_id = found.group(1)
 
     async def authenticate(self, request: Request, admission: Admission) -> Principal:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
