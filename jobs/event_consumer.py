@@ -215,6 +215,7 @@ async def run(queue, transport: RequestLogTransport, stop: asyncio.Event | None 
     stop = stop or asyncio.Event()
     away = False
     while not stop.is_set():
+        batch = []
         try:
             batch = await queue.receive(MAX_BATCH, MAX_WAIT_S)
             if batch:
@@ -223,6 +224,12 @@ async def run(queue, transport: RequestLogTransport, stop: asyncio.Event | None 
             if not away:
                 log.warning("events: PostgreSQL unavailable (%s); they wait in the queue", exc)
             away = True
+            await asyncio.sleep(BACKOFF_S)
+            continue
+        except Exception:  # a consumer that stopped would leave every later event queued
+            log.exception("events: the consumer failed on a batch; it comes back")
+            with contextlib.suppress(Exception):
+                await queue.abandon(batch)
             await asyncio.sleep(BACKOFF_S)
             continue
         if away:
