@@ -18,6 +18,7 @@ batch), and BatchRefused for events the far side refuses.
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
 
@@ -103,12 +104,10 @@ class _CopyTransport:
         if refused:
             raise BatchRefused(refused)
 
-    view: str  # in schema api
+    # set by each transport: the view in schema api, its columns, and an event's row
+    view: str
     columns: list[str]
-
-    @staticmethod
-    def row(event: dict) -> tuple:
-        raise NotImplementedError
+    row: Callable[[dict], tuple]
 
     async def _copy(self, conn: asyncpg.Connection, batch: list[dict]) -> None:
         await conn.copy_records_to_table(
@@ -144,10 +143,7 @@ class PostgresQueueTransport(_CopyTransport):
     """Into the local queue events.queue, as JSON (the writer's default)."""
 
     view, columns = "event_queue_intake", ["event"]
-
-    @staticmethod
-    def row(event: dict) -> tuple:
-        return (as_json(event),)
+    row = staticmethod(lambda event: (as_json(event),))
 
 
 def as_json(event: dict) -> str:

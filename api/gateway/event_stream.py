@@ -32,14 +32,14 @@ class EventStream(Response):
 
     async def __call__(self, scope, receive, send) -> None:
         sender = asyncio.current_task()
-        left = asyncio.Event()
-        sending = True
+        sending, left = True, False
 
         async def watch() -> None:
+            nonlocal left
             while (await receive())["type"] != "http.disconnect":
                 pass
             if sending:  # not once the stream is being closed anyway
-                left.set()
+                left = True
                 sender.cancel()
 
         watcher = asyncio.create_task(watch())
@@ -49,7 +49,7 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not left.is_set():
+            if not left:
                 raise  # cancelled from outside: not ours to swallow
             sender.uncancel()
         finally:

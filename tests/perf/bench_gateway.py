@@ -171,70 +171,18 @@ def fast_mock_main(port: int, chunks: int, chunk_delay_ms: float) -> None:
 def passthrough_main(port: int, upstream: str, client: str = "httpx") -> None:
     """The floor: forward the body to the provider, stream the answer back, nothing else.
     With `client="aiohttp"`, the HTTP client aigw itself forwards with."""
-    if client == "aiohttp":
-        return aiohttp_passthrough_main(port, upstream)
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.background import BackgroundTask
-    from starlette.responses import StreamingResponse
-    from starlette.routing import Route
-
-    client = httpx.AsyncClient(
-        base_url=upstream, limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200)
-    )
-
-    async def chat(request):
-        upstream_request = client.build_request(
-            "POST",
-            "/v1/chat/completions",
-            content=await request.body(),
-            headers={"content-type": "application/json"},
-        )
-        response = await client.send(upstream_request, stream=True)
-        return StreamingResponse(
-            response.aiter_raw(),
-            status_code=response.status_code,
-            media_type=response.headers.get("content-type"),
-            background=BackgroundTask(response.aclose),
-        )
-
-    async def health(request):
-        from starlette.responses import PlainTextResponse
-
-        return PlainTextResponse("ok")
-
-    app = Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/health", health),
-        ]
-    )
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def aiohttp_passthrough_main(port: int, upstream: str) -> None:
-    import aiohttp
     import uvicorn
     from starlette.applications import Starlette
     from starlette.background import BackgroundTask
     from starlette.responses import PlainTextResponse, StreamingResponse
     from starlette.routing import Route
 
-    session: list[aiohttp.ClientSession] = []
+    forward = aiohttp_forwarder(upstream) if client == "aiohttp" else httpx_forwarder(upstream)
 
     async def chat(request):
-        if not session:  # created inside the server's event loop
-            session.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)))
-        response = await session[0].post(
-            upstream + "/v1/chat/completions",
-            data=await request.body(),
-            headers={"content-type": "application/json"},
-        )
+        chunks, status, media_type, close = await forward(await request.body())
         return StreamingResponse(
-            response.content.iter_any(),
-            status_code=response.status,
-            media_type=response.headers.get("content-type"),
-            background=BackgroundTask(response.release),
+            chunks, status_code=status, media_type=media_type, background=BackgroundTask(close)
         )
 
     async def health(request):
@@ -247,6 +195,42 @@ def aiohttp_passthrough_main(port: int, upstream: str) -> None:
         ]
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def httpx_forwarder(upstream: str):
+    client = httpx.AsyncClient(
+        base_url=upstream, limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    )
+
+    async def forward(body: bytes):
+        request = client.build_request(
+            "POST", "/v1/chat/completions", content=body, headers=JSON_HEADERS
+        )
+        response = await client.send(request, stream=True)
+        media_type = response.headers.get("content-type")
+        return response.aiter_raw(), response.status_code, media_type, response.aclose
+
+    return forward
+
+
+def aiohttp_forwarder(upstream: str):
+    import aiohttp
+
+    session: list[aiohttp.ClientSession] = []
+
+    async def forward(body: bytes):
+        if not session:  # created inside the server's event loop
+            session.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)))
+        response = await session[0].post(
+            upstream + "/v1/chat/completions", data=body, headers=JSON_HEADERS
+        )
+        media_type = response.headers.get("content-type")
+        return response.content.iter_any(), response.status, media_type, response.release
+
+    return forward
+
+
+JSON_HEADERS = {"content-type": "application/json"}
 
 
 def litellm_executable() -> Path:
