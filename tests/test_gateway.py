@@ -3,6 +3,7 @@ server, against the mock provider."""
 
 import dataclasses
 import json
+import sys
 import time
 
 import anthropic
@@ -115,6 +116,30 @@ def test_either_dialect_reaches_either_provider_through_litellm(gateway):
     events = wait_for_events(gateway, 3)
     assert [e.path for e in events] == ["litellm"] * 3
     assert all(e.output_tokens > 0 for e in events)
+
+
+def test_the_translated_path_loads_no_module_per_call(gateway):
+    """Once warm, a translated call finds every module it needs already loaded (litellm's
+    Anthropic adapter used to retry a failing import of its proxy server on each call)."""
+    calls = [
+        lambda: oa(gateway).chat.completions.create(model="claude-sonnet-4-6", messages=HELLO),
+        lambda: an(gateway).messages.create(model="gpt-4o", max_tokens=64, messages=HELLO),
+    ]
+    for call in calls:
+        call()
+    looked_up = []
+
+    class Spy:  # asked only for modules not loaded yet
+        def find_spec(self, name, path=None, target=None):
+            looked_up.append(name)
+
+    sys.meta_path.insert(0, Spy())
+    try:
+        for call in calls * 2:
+            call()
+    finally:
+        sys.meta_path.pop(0)
+    assert looked_up == []
 
 
 def test_aliases_resolve_to_the_canonical_model(gateway):
