@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+import aiohttp
 import anthropic
 import httpx
 import openai
@@ -527,6 +528,37 @@ def test_when_no_reservation_can_be_made_the_request_fails_closed(gateway):
     assert refused.value.body["code"] == "budget_unavailable"
     assert gateway.mock.requests == before
     assert wait_for_events(gateway, 1)[-1].status == 503
+
+
+def test_an_unexpected_failure_after_admission_is_500_in_dialect_recorded_and_released(
+    gateway, monkeypatch
+):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    time.sleep(0.2)
+
+    async def broken(*args, **kwargs):  # the HTTP client library fails in a way nobody expects
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "post", broken)
+    with pytest.raises(openai.InternalServerError) as failed:
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert failed.value.status_code == 500
+    assert failed.value.body["code"] == "internal_error"
+    with pytest.raises(anthropic.InternalServerError) as failed_a:
+        an(gateway).messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO)
+    assert failed_a.value.status_code == 500
+    assert failed_a.value.body["error"]["type"] == "api_error"
+
+    events = wait_for_events(gateway, 2)
+    assert [(e.status, e.error_type, e.key_id) for e in events] == [
+        (500, "internal_error", gateway.key_id)
+    ] * 2
+    assert {e.model_requested for e in events} == {"gpt-4o", "claude-haiku-4-5"}
+    # Both requests held a budget reservation; neither is left for the stale sweep.
+    deadline = time.monotonic() + 5
+    while gateway.operator("select reserved_usd from api.list_budgets()") != [(0,)]:
+        assert time.monotonic() < deadline, "a reservation was left held"
+        time.sleep(0.05)
 
 
 def test_a_bad_stream_options_is_400_and_reserves_nothing(gateway):

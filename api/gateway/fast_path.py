@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 
 from api.gateway import anthropic_api, errors, openai_api
+from api.gateway.service import ADMISSION
 
 log = logging.getLogger("aigw.gateway")
 
@@ -44,7 +45,11 @@ class GatewayApp(FastAPI):
             response = await endpoint(Request(scope, receive))
         except Exception:  # an answer in the caller's dialect, whatever went wrong
             log.exception("unexpected error on %s", scope["path"])
-            response = errors.internal_error().response(wire)
+            error = errors.internal_error()
+            if (admission := scope.get(ADMISSION)) is not None:
+                # Recorded like any other answer, and a budget reservation released.
+                self.state.gateway.reject(admission, error)
+            response = error.response(wire)
         if scope["path"] in CACHED and "x-aigw-cache" not in response.headers:
             response.headers["x-aigw-cache"] = "bypass"
         await response(scope, receive, send)

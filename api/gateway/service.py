@@ -29,6 +29,9 @@ from api.gateway.upstream import Upstream, UpstreamError, sse_data
 log = logging.getLogger("aigw.gateway")
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
+# Where a request's admission is kept in its ASGI scope, so that whatever fails after
+# admission can still be settled and recorded (fast_path.GatewayApp).
+ADMISSION = "aigw.admission"
 
 
 MAX_SESSION_ID = 128
@@ -112,7 +115,7 @@ class Gateway:
     # -- admission ---------------------------------------------------------------------
 
     def begin(self, request: Request, wire: str) -> Admission:
-        return Admission(
+        admission = request.scope[ADMISSION] = Admission(
             request_id="req_" + os.urandom(16).hex(),  # uuid4().hex's 128 bits, no UUID built
             wire=wire,
             endpoint=request.scope["path"],
@@ -120,6 +123,7 @@ class Gateway:
             started_at=time.time(),
             session_id=bounded(request.headers.get("x-aigw-session-id")),
         )
+        return admission
 
     def read_session(self, admission: Admission, body: dict) -> None:
         """The session a request belongs to, when the x-aigw-session-id header did not
