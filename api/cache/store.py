@@ -119,7 +119,7 @@ class ResponseCache:
     def plan(
         self, principal, policy: CachePolicy, wire: str, model: str, body: dict, headers, extra
     ) -> CachePlan:
-        directives = client_directives(headers)
+        directives = client_directives(headers) if policy.mode != "off" else set()
         enabled = policy.mode != "off" and "no-store" not in directives
         plan = CachePlan(
             policy=policy,

@@ -19,6 +19,7 @@ import asyncpg
 from api import keys
 from api.cache.policy import CachePolicy
 from api.database import principal_transaction
+from api.gateway.rate_limit import Limit
 from api.gateway.tokens import TokenError, TokenVerifier, looks_like_jwt
 
 log = logging.getLogger("aigw.gateway.principals")
@@ -55,6 +56,21 @@ class Principal:
     key_tpm_limit: int | None
     has_budget: bool
     cache: CachePolicy = CachePolicy()
+    limits: tuple[Limit, ...] = ()  # the RPM/TPM limits that apply, built once
+
+
+def limits_of(team_id, key_id, team_rpm, team_tpm, key_rpm, key_tpm) -> tuple[Limit, ...]:
+    """The limits a principal's requests are counted against (those that are set)."""
+    return tuple(
+        Limit(scope, subject, kind, value)
+        for scope, subject, kind, value in (
+            ("team", team_id, "requests", team_rpm),
+            ("team", team_id, "tokens", team_tpm),
+            ("key", key_id, "requests", key_rpm),
+            ("key", key_id, "tokens", key_tpm),
+        )
+        if value and subject
+    )
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -140,18 +156,25 @@ class KeyAuthenticator:
                 identity.email,
                 team,
             )
+        digest = keys.digest(key)
+        if (principal := self._fresh(digest)) is not None:
+            return principal  # only a well-formed key was ever looked up and cached
         if not keys.is_well_formed(key):
             # Rejected before any lookup: a typo, a truncated paste, or not our key at all.
             raise AuthError("Invalid API key format.", "invalid_api_key")
-        digest = keys.digest(key)
         return await self._cached(digest, "select * from api.authenticate_key($1)", digest)
 
-    async def _cached(self, cache_key, query: str, *args) -> Principal:
-        now = time.monotonic()
+    def _fresh(self, cache_key) -> Principal | None:
         cached = self._cache.get(cache_key)
         ttl = TTL_LISTENING_S if self._listening else TTL_NOT_LISTENING_S
-        if cached and now - cached[1] < ttl:
+        if cached and time.monotonic() - cached[1] < ttl:
             return cached[0]
+        return None
+
+    async def _cached(self, cache_key, query: str, *args) -> Principal:
+        if (principal := self._fresh(cache_key)) is not None:
+            return principal
+        now = time.monotonic()
         generation = self._generation
         principal = await self._lookup(query, *args)
         if len(self._cache) >= CACHE_MAX:
@@ -175,10 +198,12 @@ class KeyAuthenticator:
             if exc.sqlstate == "AIG06":
                 raise AuthError(message, "team_required", 400) from None
             raise
+        key_id = str(row["key_id"]) if row["key_id"] else None
+        team_id = str(row["team_id"])
         return Principal(
-            key_id=str(row["key_id"]) if row["key_id"] else None,
+            key_id=key_id,
             key_name=row["key_name"],
-            team_id=str(row["team_id"]),
+            team_id=team_id,
             team_name=row["team_name"],
             owner_user_id=str(row["owner_user_id"]) if row["owner_user_id"] else None,
             service_account_id=(
@@ -192,4 +217,12 @@ class KeyAuthenticator:
             key_tpm_limit=row["key_tpm_limit"],
             has_budget=row["has_budget"],
             cache=CachePolicy.from_json(row["cache_policy"]),
+            limits=limits_of(
+                team_id,
+                key_id,
+                row["team_rpm_limit"],
+                row["team_tpm_limit"],
+                row["key_rpm_limit"],
+                row["key_tpm_limit"],
+            ),
         )

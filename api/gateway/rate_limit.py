@@ -24,6 +24,7 @@ whole stays near the limit, and requests keep being served.
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis.asyncio as redis
@@ -164,7 +165,7 @@ class RateLimiter:
         self.breaker = breaker or Breaker("redis")
         self.processes = processes or int(os.environ.get("AIGW_PROCESSES", "1"))
         self.local = LocalWindows()
-        # (window's keys, limits) -> [requests left in the lease, remaining after it]
+        # (team, limits, window) -> [requests left in the lease, remaining after it]
         self._leases: dict[tuple, list[int]] = {}
         self._acquire = client.register_script(_ACQUIRE)
         self._adjust = client.register_script(_ADJUST)
@@ -175,7 +176,7 @@ class RateLimiter:
         return f"{base}:{window}", f"{base}:{window - 1}"
 
     async def acquire(
-        self, limits: list[Limit], *, tokens: int, tag: str, now_ms: int | None = None
+        self, limits: Sequence[Limit], *, tokens: int, tag: str, now_ms: int | None = None
     ) -> Decision:
         """Admit one request costing `tokens` (an estimate) against every limit, or none.
 
@@ -183,18 +184,20 @@ class RateLimiter:
         """
         if not limits:
             return Decision(allowed=True)
+        limits = tuple(limits)
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         window = now_ms // self.window_ms
+        local = not self.breaker.available()
+        # A lease is checked first: most requests are admitted from it, with no key built.
+        lease_key = (tag, limits, window)
+        lease = self._leases.get(lease_key) if not local else None
+        if lease and lease[0] > 0:
+            return self._from_lease(limits, lease)
         keys: list[str] = []
         args: list[int] = [now_ms, self.window_ms, len(limits)]
         for limit in limits:
             keys.extend(self._keys(tag, limit, window))
             args.extend([limit.per_minute, 1 if limit.kind == "requests" else tokens])
-        local = not self.breaker.available()
-        lease_key = (tuple(keys), tuple(x.per_minute for x in limits))
-        lease = self._leases.get(lease_key) if not local else None
-        if lease and lease[0] > 0:
-            return self._from_lease(limits, lease)
         size = self._lease_size(limits)
         if not local:
             try:
@@ -236,7 +239,7 @@ class RateLimiter:
             decision.retry_after_s = None if retry_ms < 0 else max(1, -(-retry_ms // 1000))
         return decision
 
-    def _lease_size(self, limits: list[Limit]) -> int:
+    def _lease_size(self, limits: Sequence[Limit]) -> int:
         if any(limit.kind != "requests" for limit in limits):
             return 1
         smallest = min(limit.per_minute for limit in limits)
@@ -255,7 +258,7 @@ class RateLimiter:
         return await self._acquire(keys=keys, args=args)
 
     @staticmethod
-    def _from_lease(limits: list[Limit], lease: list[int]) -> Decision:
+    def _from_lease(limits: Sequence[Limit], lease: list[int]) -> Decision:
         lease[0] -= 1
         left = lease[1] + lease[0]  # what the limit had after the lease, plus the unspent
         decision = Decision(allowed=True)

@@ -23,7 +23,7 @@ from api.gateway.accounting import EventSink, RequestEvent
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
-from api.gateway.rate_limit import Limit, RateLimiter
+from api.gateway.rate_limit import RateLimiter
 from api.gateway.upstream import Upstream, UpstreamError, sse_data
 
 log = logging.getLogger("aigw.gateway")
@@ -188,17 +188,7 @@ class Gateway:
         cache hit (admission.cache.entry) nothing is reserved: a hit costs nothing."""
         p = admission.principal
         admission.input_estimate = input_estimate
-        limits = [
-            Limit(scope, subject, kind, value)
-            for scope, subject, kind, value in (
-                ("team", p.team_id, "requests", p.team_rpm_limit),
-                ("team", p.team_id, "tokens", p.team_tpm_limit),
-                ("key", p.key_id, "requests", p.key_rpm_limit),
-                ("key", p.key_id, "tokens", p.key_tpm_limit),
-            )
-            if value and subject
-        ]
-        decision = await self.limiter.acquire(limits, tokens=input_estimate, tag=p.team_id)
+        decision = await self.limiter.acquire(p.limits, tokens=input_estimate, tag=p.team_id)
         admission.rate_headers = decision.headers()
         if not decision.allowed:
             kind = decision.refused_by.kind if decision.refused_by else "requests"
