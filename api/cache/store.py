@@ -17,6 +17,7 @@ logged once per outage and the request goes to the provider.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -53,6 +54,12 @@ class CachePlan:
     status: str = "bypass"  # hit-exact | hit-semantic | miss | bypass
     entry: dict | None = None  # the cached answer, on a hit
     embedding: list[float] | None = None
+
+
+@functools.lru_cache(maxsize=2)
+def utc_day(number: int) -> str:
+    """Day `number` since the epoch as YYYY-MM-DD, formatted once (counted per request)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(number * 86400))
 
 
 def client_directives(headers) -> set[str]:
@@ -253,7 +260,7 @@ class ResponseCache:
     # -- statistics --------------------------------------------------------------------
 
     def count(self, team_id: str, status: str, model: str, usage: dict) -> None:
-        day = time.strftime("%Y-%m-%d", time.gmtime())
+        day = utc_day(int(time.time() // 86400))
         row = self._stats[(team_id, day, status, model if status.startswith("hit") else None)]
         row[0] += 1
         row[1] += int(usage.get("input_tokens") or 0)

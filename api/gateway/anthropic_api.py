@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
 from api.gateway.openai_api import json_body
-from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens
+from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
@@ -44,7 +44,7 @@ def usage_of(data: dict, usage: Usage) -> None:
 
 async def admit_message(request: Request, gw: Gateway, admission: Admission) -> dict:
     await gw.authenticate(request, admission)
-    body = await json_body(request)
+    body = await json_body(request, admission)
     gw.read_session(admission, body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -70,7 +70,7 @@ async def messages(request: Request) -> Response:
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         await gw.admit(
             admission,
-            input_estimate=estimate_tokens(body["messages"], body.get("system"), body.get("tools")),
+            input_estimate=tokens_in(admission.body_size),
             max_output=max_tokens,
             # beta features change answers; the API version only their shape
             cacheable=(body, request.headers, {"anthropic-beta": headers.get("anthropic-beta")}),

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
-from api.gateway.service import Gateway, Usage, as_int, estimate_tokens
+from api.gateway.service import Admission, Gateway, Usage, as_int, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
@@ -17,9 +17,9 @@ WIRE = "openai"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-async def json_body(request: Request) -> dict:
+async def json_body(request: Request, admission: Admission) -> dict:
     """The request's JSON object, read up to MAX_BODY_BYTES (a larger body is refused
-    before it is all in memory)."""
+    before it is all in memory); its size is kept on the admission."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.too_large(MAX_BODY_BYTES)
@@ -29,6 +29,7 @@ async def json_body(request: Request) -> dict:
         if size > MAX_BODY_BYTES:
             raise errors.too_large(MAX_BODY_BYTES)
         chunks.append(chunk)
+    admission.body_size = size
     try:
         body = json.loads(b"".join(chunks))
     except ValueError:
@@ -74,7 +75,7 @@ async def chat_completions(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         await gw.authenticate(request, admission)
-        body = await json_body(request)
+        body = await json_body(request, admission)
         gw.read_session(admission, body)
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -85,7 +86,8 @@ async def chat_completions(request: Request) -> Response:
             raise errors.bad_request("'stream_options' must be an object.")
         await gw.admit(
             admission,
-            input_estimate=estimate_tokens(messages, body.get("tools")),
+            # from the body's size: the prompt is most of it, and nothing is re-encoded
+            input_estimate=tokens_in(admission.body_size),
             max_output=body.get("max_completion_tokens") or body.get("max_tokens"),
             cacheable=(body, request.headers, {}),
         )
@@ -173,12 +175,12 @@ async def embeddings(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         await gw.authenticate(request, admission)
-        body = await json_body(request)
+        body = await json_body(request, admission)
         inputs = body.get("input")
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")
         gw.resolve_model(admission, body.get("model"))
-        await gw.admit(admission, input_estimate=estimate_tokens(inputs), max_output=1)
+        await gw.admit(admission, input_estimate=tokens_in(admission.body_size), max_output=1)
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)

@@ -43,11 +43,14 @@ def bounded(session_id: str | None) -> str | None:
     return session_id[:MAX_SESSION_ID] if session_id else None
 
 
-def estimate_tokens(*parts) -> int:
-    """A cheap, tokenizer-free estimate (about four characters a token) for admission;
-    the real counts come from the provider's usage and replace it at settlement."""
-    size = sum(len(json.dumps(p, default=str)) for p in parts if p is not None)
+def tokens_in(size: int) -> int:
+    """A cheap, tokenizer-free estimate: about four bytes of JSON a token."""
     return max(1, math.ceil(size / 4))
+
+
+def estimate_tokens(*parts) -> int:
+    """The estimate for parts of a request (what count_tokens answers without a provider)."""
+    return tokens_in(sum(len(json.dumps(p, default=str)) for p in parts if p is not None))
 
 
 def as_int(value) -> int:
@@ -80,6 +83,7 @@ class Admission:
     model: str | None = None  # the canonical model group
     stream: bool = False
     session_id: str | None = None
+    body_size: int = 0  # bytes of the request body
     input_estimate: int = 0
     rate_headers: dict[str, str] = field(default_factory=dict)
     rate_decision: object = None
