@@ -3,6 +3,7 @@ runs here): the writer's batches become the SDK's own message objects, sent thro
 sender's batch API, and the consumer turns exactly those messages back into events that
 land in the real database once, completing them only then."""
 
+import asyncio
 import json
 import time
 import uuid
@@ -10,7 +11,7 @@ from dataclasses import asdict
 
 import pytest
 from azure.servicebus import ServiceBusMessageBatch
-from azure.servicebus.exceptions import ServiceBusConnectionError
+from azure.servicebus.exceptions import MessageLockLostError, ServiceBusConnectionError
 
 from api.events.transports import (
     MESSAGE_SUBJECT,
@@ -21,6 +22,7 @@ from api.events.transports import (
 )
 from api.events.writer import EventWriter
 from api.gateway.accounting import RequestEvent
+from jobs import event_consumer
 from jobs.event_consumer import ServiceBusQueue, consume_batch
 from tests.helpers import operator_call
 
@@ -133,3 +135,40 @@ async def test_the_consumer_returns_messages_while_the_database_is_away(db):
     with pytest.raises(TransportUnavailable):
         await consume_batch(ServiceBusQueue(receiver), away, sender.sent)
     assert receiver.abandoned == sender.sent and receiver.completed == []
+
+
+async def test_a_batch_the_consumer_fails_on_is_returned_and_recorded_once_later(
+    db, monkeypatch, caplog
+):
+    """A failure the consumer did not foresee (here the message lock lost while completing
+    a batch already recorded) returns the batch; its redelivery is recorded once, and the
+    consumer carries on."""
+    monkeypatch.setattr(event_consumer, "BACKOFF_S", 0.01)
+    sender = Sender()
+    events = [event() for _ in range(3)]
+    await ServiceBusTransport(sender).send([asdict(e) for e in events])
+    stop = asyncio.Event()
+
+    class Redelivering(Receiver):
+        deliveries = 0
+
+        async def receive_messages(self, max_message_count, max_wait_time):
+            self.deliveries += 1
+            if self.deliveries > 2:
+                stop.set()
+                return []
+            return list(sender.sent)  # until completed, a message comes back
+
+        async def complete_message(self, message):
+            if self.deliveries == 1:
+                raise MessageLockLostError(message="the lock on the message was lost")
+            await super().complete_message(message)
+
+    receiver, postgres = Redelivering(), RequestLogTransport(db.app)
+    await asyncio.wait_for(event_consumer.run(ServiceBusQueue(receiver), postgres, stop), 10)
+    await postgres.close()
+    assert receiver.abandoned == sender.sent
+    assert receiver.completed == sender.sent
+    rows = operator_call(db.admin, "select request_id from events.requests")
+    assert sorted(r for (r,) in rows) == sorted(e.request_id for e in events)
+    assert "the consumer failed on a batch" in caplog.text
