@@ -3,6 +3,7 @@ server, against the mock provider."""
 
 import dataclasses
 import json
+import socket
 import sys
 import time
 
@@ -16,6 +17,7 @@ from api.app import create_app
 from api.gateway import openai_api
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
+from api.gateway.service import ascii_json_length
 from tests.helpers import operator_call, serving
 
 TOOL_OPENAI = {
@@ -559,6 +561,35 @@ def test_an_unexpected_failure_after_admission_is_500_in_dialect_recorded_and_re
     while gateway.operator("select reserved_usd from api.list_budgets()") != [(0,)]:
         assert time.monotonic() < deadline, "a reservation was left held"
         time.sleep(0.05)
+
+
+def test_a_client_gone_while_sending_its_body_is_recorded_and_is_not_a_500(gateway, caplog):
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\n"
+            b"content-type: application/json\r\ncontent-length: 1000\r\n"
+            + f"authorization: Bearer {gateway.key}\r\n\r\n".encode()
+            + b'{"model": "gpt-4o", "mess'
+        )
+    (event,) = wait_for_events(gateway, 1)
+    assert (event.status, event.error_type, event.client_disconnected) == (
+        499,
+        "client_disconnected",
+        True,
+    )
+    assert event.key_id == gateway.key_id
+    assert "unexpected error" not in caplog.text
+    time.sleep(0.2)
+    assert len(gateway.events.events) == 1
+
+
+def test_the_prompt_estimate_reads_a_body_as_ascii_json():
+    """Other scripts count as json.dumps writes them (escaped), not as their UTF-8 bytes."""
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "你好，世界 ¿qué tal? 👋"}]}
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    assert ascii_json_length(raw) == len(json.dumps(body)) > len(raw)
+    assert ascii_json_length(json.dumps(body).encode()) == len(json.dumps(body))
 
 
 def test_a_bad_stream_options_is_400_and_reserves_nothing(gateway):

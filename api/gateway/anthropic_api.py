@@ -70,7 +70,7 @@ async def messages(request: Request) -> Response:
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         await gw.admit(
             admission,
-            input_estimate=tokens_in(admission.body_size),
+            input_estimate=tokens_in(admission.body_chars),
             max_output=max_tokens,
             # beta features change answers; the API version only their shape
             cacheable=(body, request.headers, {"anthropic-beta": headers.get("anthropic-beta")}),

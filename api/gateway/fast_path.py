@@ -11,7 +11,7 @@ and for other methods (405).
 import logging
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from api.gateway import anthropic_api, errors, openai_api
 from api.gateway.service import ADMISSION
@@ -43,6 +43,12 @@ class GatewayApp(FastAPI):
         endpoint, wire = route
         try:
             response = await endpoint(Request(scope, receive))
+        except ClientDisconnect:  # gone while sending its body: recorded, nobody to answer
+            if (admission := scope.get(ADMISSION)) is not None:
+                self.state.gateway.finish(
+                    admission, status=499, error_type="client_disconnected", disconnected=True
+                )
+            return
         except Exception:  # an answer in the caller's dialect, whatever went wrong
             log.exception("unexpected error on %s", scope["path"])
             error = errors.internal_error()

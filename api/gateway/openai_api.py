@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
-from api.gateway.service import Admission, Gateway, Usage, as_int, tokens_in
+from api.gateway.service import Admission, Gateway, Usage, as_int, ascii_json_length, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
@@ -19,7 +19,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 async def json_body(request: Request, admission: Admission) -> dict:
     """The request's JSON object, read up to MAX_BODY_BYTES (a larger body is refused
-    before it is all in memory); its size is kept on the admission."""
+    before it is all in memory); its length is kept on the admission."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.too_large(MAX_BODY_BYTES)
@@ -29,9 +29,10 @@ async def json_body(request: Request, admission: Admission) -> dict:
         if size > MAX_BODY_BYTES:
             raise errors.too_large(MAX_BODY_BYTES)
         chunks.append(chunk)
-    admission.body_size = size
+    raw = b"".join(chunks)
+    admission.body_chars = ascii_json_length(raw)
     try:
-        body = json.loads(b"".join(chunks))
+        body = json.loads(raw)
     except ValueError:
         raise errors.bad_request("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -86,8 +87,8 @@ async def chat_completions(request: Request) -> Response:
             raise errors.bad_request("'stream_options' must be an object.")
         await gw.admit(
             admission,
-            # from the body's size: the prompt is most of it, and nothing is re-encoded
-            input_estimate=tokens_in(admission.body_size),
+            # from the body's length: the prompt is most of it, and nothing is re-encoded
+            input_estimate=tokens_in(admission.body_chars),
             max_output=body.get("max_completion_tokens") or body.get("max_tokens"),
             cacheable=(body, request.headers, {}),
         )
@@ -180,7 +181,7 @@ async def embeddings(request: Request) -> Response:
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")
         gw.resolve_model(admission, body.get("model"))
-        await gw.admit(admission, input_estimate=tokens_in(admission.body_size), max_output=1)
+        await gw.admit(admission, input_estimate=tokens_in(admission.body_chars), max_output=1)
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)

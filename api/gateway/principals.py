@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -57,21 +57,21 @@ class Principal:
     key_tpm_limit: int | None
     has_budget: bool
     cache: CachePolicy = CachePolicy()
-    limits: tuple[Limit, ...] = ()  # the RPM/TPM limits that apply, built once
+    # The RPM/TPM limits that apply (those set), built once from the fields above.
+    limits: tuple[Limit, ...] = field(init=False)
 
-
-def limits_of(team_id, key_id, team_rpm, team_tpm, key_rpm, key_tpm) -> tuple[Limit, ...]:
-    """The limits a principal's requests are counted against (those that are set)."""
-    return tuple(
-        Limit(scope, subject, kind, value)
-        for scope, subject, kind, value in (
-            ("team", team_id, "requests", team_rpm),
-            ("team", team_id, "tokens", team_tpm),
-            ("key", key_id, "requests", key_rpm),
-            ("key", key_id, "tokens", key_tpm),
+    def __post_init__(self) -> None:
+        limits = tuple(
+            Limit(scope, subject, kind, value)
+            for scope, subject, kind, value in (
+                ("team", self.team_id, "requests", self.team_rpm_limit),
+                ("team", self.team_id, "tokens", self.team_tpm_limit),
+                ("key", self.key_id, "requests", self.key_rpm_limit),
+                ("key", self.key_id, "tokens", self.key_tpm_limit),
+            )
+            if value and subject
         )
-        if value and subject
-    )
+        object.__setattr__(self, "limits", limits)  # frozen: set once, here
 
 
 def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -203,12 +203,10 @@ class KeyAuthenticator:
             if exc.sqlstate == "AIG06":
                 raise AuthError(message, "team_required", 400) from None
             raise
-        key_id = str(row["key_id"]) if row["key_id"] else None
-        team_id = str(row["team_id"])
         return Principal(
-            key_id=key_id,
+            key_id=str(row["key_id"]) if row["key_id"] else None,
             key_name=row["key_name"],
-            team_id=team_id,
+            team_id=str(row["team_id"]),
             team_name=row["team_name"],
             owner_user_id=str(row["owner_user_id"]) if row["owner_user_id"] else None,
             service_account_id=(
@@ -222,12 +220,4 @@ class KeyAuthenticator:
             key_tpm_limit=row["key_tpm_limit"],
             has_budget=row["has_budget"],
             cache=CachePolicy.from_json(row["cache_policy"]),
-            limits=limits_of(
-                team_id,
-                key_id,
-                row["team_rpm_limit"],
-                row["team_tpm_limit"],
-                row["key_rpm_limit"],
-                row["key_tpm_limit"],
-            ),
         )

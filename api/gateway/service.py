@@ -29,8 +29,8 @@ from api.gateway.upstream import Upstream, UpstreamError, sse_data
 log = logging.getLogger("aigw.gateway")
 
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
-# Where a request's admission is kept in its ASGI scope, so that whatever fails after
-# admission can still be settled and recorded (fast_path.GatewayApp).
+# Where a request's admission is kept in its ASGI scope (from Gateway.begin), so that on
+# the model endpoints (fast_path.ROUTES) whatever fails unexpectedly is still recorded.
 ADMISSION = "aigw.admission"
 
 
@@ -43,14 +43,29 @@ def bounded(session_id: str | None) -> str | None:
     return session_id[:MAX_SESSION_ID] if session_id else None
 
 
-def tokens_in(size: int) -> int:
-    """A cheap, tokenizer-free estimate: about four bytes of JSON a token."""
-    return max(1, math.ceil(size / 4))
+def tokens_in(chars: int) -> int:
+    """A cheap, tokenizer-free estimate: about four characters of ASCII JSON a token."""
+    return max(1, math.ceil(chars / 4))
 
 
 def estimate_tokens(*parts) -> int:
     """The estimate for parts of a request (what count_tokens answers without a provider)."""
     return tokens_in(sum(len(json.dumps(p, default=str)) for p in parts if p is not None))
+
+
+NON_ASCII = bytes(range(0x80, 0x100))
+LEAD_BYTES = bytes(range(0xC0, 0x100))  # the first byte of each non-ASCII character
+ASTRAL_LEAD_BYTES = bytes(range(0xF0, 0x100))  # ... of each beyond U+FFFF (emoji)
+
+
+def ascii_json_length(raw: bytes) -> int:
+    """The length of a UTF-8 JSON body written as ASCII, as json.dumps writes it: each
+    non-ASCII character as \\uXXXX (two of them beyond U+FFFF). This is what the estimate
+    counts: in plain bytes, text in other scripts would come out at half its tokens."""
+    ascii_bytes = len(raw.translate(None, NON_ASCII))
+    characters = len(raw) - len(raw.translate(None, LEAD_BYTES))
+    astral = len(raw) - len(raw.translate(None, ASTRAL_LEAD_BYTES))
+    return ascii_bytes + 6 * characters + 6 * astral
 
 
 def as_int(value) -> int:
@@ -83,7 +98,7 @@ class Admission:
     model: str | None = None  # the canonical model group
     stream: bool = False
     session_id: str | None = None
-    body_size: int = 0  # bytes of the request body
+    body_chars: int = 0  # the request body's length as ASCII JSON (ascii_json_length)
     input_estimate: int = 0
     rate_headers: dict[str, str] = field(default_factory=dict)
     rate_decision: object = None
