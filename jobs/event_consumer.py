@@ -28,6 +28,7 @@ import asyncpg
 
 from api.events.transports import (
     BatchRefused,
+    DatabaseLink,
     RequestLogTransport,
     TransportUnavailable,
     from_message,
@@ -75,15 +76,14 @@ class ServiceBusQueue:
         await self.receiver.close()
 
 
-class PostgresQueue:
+class PostgresQueue(DatabaseLink):
     """events.queue: a batch is claimed (FOR UPDATE SKIP LOCKED) in a transaction that
     stays open until the batch is settled: completing deletes the rows and commits,
     abandoning rolls back and frees them for the next claim. Waits for the writer's
     notification rather than polling."""
 
     def __init__(self, app_url: str):
-        self.app_url = app_url
-        self._conn: asyncpg.Connection | None = None
+        super().__init__(app_url)
         self._transaction = None
         self._arrived = asyncio.Event()
 
@@ -143,12 +143,6 @@ class PostgresQueue:
         """Drop the connection, and with it any claim (its rows are free again)."""
         self._drop()
 
-    async def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
-
     async def _claim(self, conn: asyncpg.Connection, max_count: int) -> list:
         if self._transaction is None:
             self._transaction = conn.transaction()
@@ -163,18 +157,12 @@ class PostgresQueue:
             except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
                 self._drop()
 
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.app_url, timeout=5)
-            await self._conn.add_listener(CHANNEL, lambda *_: self._arrived.set())
-        return self._conn
+    async def _opened(self, conn: asyncpg.Connection) -> None:
+        await conn.add_listener(CHANNEL, lambda *_: self._arrived.set())
 
     def _drop(self) -> None:
-        self._transaction = None
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
+        self._transaction = None  # the claim ends with the connection
+        super()._drop()
 
 
 async def consume_batch(queue, transport: RequestLogTransport, batch: list) -> int:

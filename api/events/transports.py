@@ -66,12 +66,38 @@ def unreachable(exc: asyncpg.PostgresError) -> bool:
     )
 
 
-class _CopyTransport:
-    """COPY batches into one of the api intake views over a connection of its own."""
+class DatabaseLink:
+    """A connection of its own to the database at `app_url`: opened when first needed,
+    terminated when it fails (the next use opens a fresh one)."""
 
     def __init__(self, app_url: str):
         self.app_url = app_url
         self._conn: asyncpg.Connection | None = None
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.app_url, timeout=5)
+            await self._opened(self._conn)
+        return self._conn
+
+    async def _opened(self, conn: asyncpg.Connection) -> None:
+        """What a fresh connection needs before its first use (nothing here)."""
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.terminate()
+            self._conn = None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
+
+
+class _CopyTransport(DatabaseLink):
+    """COPY batches into one of the api intake views over a connection of its own."""
 
     async def send(self, batch: list[dict]) -> None:
         try:
@@ -113,23 +139,6 @@ class _CopyTransport:
         await conn.copy_records_to_table(
             self.view, schema_name="api", columns=self.columns, records=map(self.row, batch)
         )
-
-    async def _connection(self) -> asyncpg.Connection:
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.app_url, timeout=5)
-        return self._conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-            self._conn = None
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
 
 
 class RequestLogTransport(_CopyTransport):
