@@ -89,8 +89,14 @@ def wait_clear_of_a_minute_boundary() -> None:
 
 
 @pytest.mark.timeout(180)
-async def test_a_budget_holds_across_workers_under_200_concurrent_requests(db, workers):
+async def test_a_budget_holds_across_workers_under_200_concurrent_requests(
+    db, workers, mock_upstream
+):
     urls, key = workers
+    # The provider takes a moment, so the requests hold their reservations at the same
+    # time (a gateway quick enough to settle each before the next arrives would never
+    # meet the budget: their real cost is tiny).
+    mock_upstream[1].latency_s = 0.5
     body = {"model": "gpt-4o", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]}
     # Each request reserves its worst case (~1000 output tokens of gpt-4o, ~0.01 USD).
     per_request = Decimal("0.0101")
