@@ -23,6 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from api import json_input
+from api.gateway import validation
+from api.gateway.errors import GatewayError
+
 MOCK_HEADER = {"x-mock-provider": "true"}
 EMBEDDING_DIMENSIONS = 64
 
@@ -144,9 +148,9 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
 
     async def body_of(request: Request) -> dict | JSONResponse:
         try:
-            body = await request.json()
-        except ValueError:
-            return error(request, 400, "request body is not JSON")
+            body = json_input.loads(await request.body())
+        except json_input.InvalidJson as exc:
+            return error(request, 400, str(exc))
         if not isinstance(body, dict) or not body.get("model"):
             return error(request, 400, "model is required")
         return body
@@ -158,7 +162,8 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         body = await body_of(request)
         if isinstance(body, Response):
             return body
-        model, messages = body["model"], body.get("messages") or []
+        validation.openai_messages(body.get("messages"))
+        model, messages = body["model"], body["messages"]
         prompt_tokens = count_tokens(messages) + count_tokens(body.get("tools"))
         created = int(time.time())
         completion_id = "chatcmpl-mock-" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
@@ -269,7 +274,8 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
             return body
         if not isinstance(body.get("max_tokens"), int):
             return error(request, 400, "max_tokens is required")
-        model, turns, system = body["model"], body.get("messages") or [], body.get("system")
+        validation.anthropic_messages(body.get("messages"), body.get("system"))
+        model, turns, system = body["model"], body["messages"], body.get("system")
         input_tokens = count_tokens(turns) + count_tokens(system) + count_tokens(body.get("tools"))
         message_id = "msg_mock_" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
         tools = body.get("tools") or []
@@ -354,6 +360,7 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         body = await body_of(request)
         if isinstance(body, Response):
             return body
+        validation.anthropic_messages(body.get("messages"), body.get("system"))
         tokens = (
             count_tokens(body.get("messages"))
             + count_tokens(body.get("system"))
@@ -387,14 +394,32 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         state.by_path.clear()
         return JSONResponse({"requests": 0})
 
+    def refusing_odd_input(handler):
+        """A real provider answers a request it cannot make sense of with a 400, never
+        a 500: so does the mock, whatever shape the body's fields have."""
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except GatewayError as exc:  # the structure checks the gateway makes too
+                return error(request, 400, exc.message)
+            except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+                return error(request, 400, f"invalid request: {type(exc).__name__}: {exc}")
+
+        return handle
+
     routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/chat/completions", refusing_odd_input(chat_completions), methods=["POST"]),
+        Route("/chat/completions", refusing_odd_input(chat_completions), methods=["POST"]),
+        Route("/v1/embeddings", refusing_odd_input(embeddings), methods=["POST"]),
+        Route("/embeddings", refusing_odd_input(embeddings), methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/messages", messages, methods=["POST"]),
-        Route("/v1/messages/count_tokens", count_message_tokens, methods=["POST"]),
+        Route("/v1/messages", refusing_odd_input(messages), methods=["POST"]),
+        Route(
+            "/v1/messages/count_tokens",
+            refusing_odd_input(count_message_tokens),
+            methods=["POST"],
+        ),
         Route("/_mock/faults", set_faults, methods=["POST"]),
         Route("/_mock/stats", stats, methods=["GET"]),
         Route("/_mock/stats", reset_stats, methods=["DELETE"]),

@@ -630,3 +630,60 @@ def test_a_client_gone_before_the_first_byte_is_still_settled(gateway):
     while gateway.operator("select reserved_usd from api.list_budgets()") != [(0,)]:
         assert time.monotonic() < deadline, "the reservation was never settled"
         time.sleep(0.05)
+
+
+# Bodies litellm cannot translate for the other dialect's provider: well-formed JSON with
+# the right structure, wrong in what litellm expects inside it.
+UNTRANSLATABLE = [
+    ("openai", "claude-haiku-4-5", {"messages": [{"role": "user", "content": [{"type": "x"}]}]}),
+    ("openai", "claude-haiku-4-5", {"messages": HELLO, "tools": [{"type": "function"}]}),
+    ("openai", "claude-haiku-4-5", {"messages": HELLO, "response_format": {"type": "json_schema"}}),
+    ("openai", "claude-haiku-4-5", {"messages": [{"role": "tool", "content": "x"}]}),
+    ("anthropic", "gpt-4o-mini", {"messages": HELLO, "tool_choice": {"type": "weird"}}),
+]
+
+
+@pytest.mark.parametrize(("wire", "model", "body"), UNTRANSLATABLE)
+def test_a_request_litellm_cannot_translate_is_one_400_and_cools_nothing(
+    gateway, wire, model, body
+):
+    upstream = gateway.gateway.upstream
+    settings = gateway.gateway.config.settings
+    before_mock, before_attempts = gateway.mock.requests, upstream.attempts
+    for n in range(settings.allowed_fails + 2):  # more than it takes to cool a deployment
+        if wire == "openai":
+            with pytest.raises(openai.BadRequestError) as refused:
+                oa(gateway).chat.completions.create(model=model, **body)
+            assert refused.value.body["code"] == "untranslatable_request"
+        else:
+            with pytest.raises(anthropic.BadRequestError) as refused:
+                an(gateway).messages.create(model=model, max_tokens=5, **body)
+            assert refused.value.body["error"]["type"] == "invalid_request_error"
+        assert "could not be translated" in refused.value.message
+        assert upstream.attempts - before_attempts == n + 1  # attempted once, never retried
+    assert gateway.mock.requests == before_mock  # nothing reached the provider
+    assert upstream.cooling_down() == []
+    # Everyone else (and this caller, with a good request) is served at once.
+    if wire == "openai":
+        assert oa(gateway).chat.completions.create(model=model, messages=HELLO).choices
+    else:
+        assert an(gateway).messages.create(model=model, max_tokens=5, messages=HELLO).content
+    events = wait_for_events(gateway, settings.allowed_fails + 3)
+    assert [e.status for e in events] == [400] * (settings.allowed_fails + 2) + [200]
+    assert events[-1].upstream_attempts == 1
+
+
+def test_malformed_messages_are_refused_before_anything_is_attempted(gateway):
+    attempts = gateway.gateway.upstream.attempts
+    for messages in ([None], [{"role": "user", "content": 5}], [{"content": "x"}], ["hi"]):
+        with pytest.raises(openai.BadRequestError) as refused:
+            oa(gateway).chat.completions.create(model="claude-haiku-4-5", messages=messages)
+        assert "messages[0]" in refused.value.message
+        with pytest.raises(anthropic.BadRequestError) as refused_a:
+            an(gateway).messages.create(model="gpt-4o-mini", max_tokens=5, messages=messages)
+        assert "messages.0" in refused_a.value.message
+    with pytest.raises(anthropic.BadRequestError):
+        an(gateway).messages.create(
+            model="gpt-4o-mini", max_tokens=5, messages=HELLO, system=[{"text": "no type"}]
+        )
+    assert gateway.gateway.upstream.attempts == attempts

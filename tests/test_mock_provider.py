@@ -171,3 +171,37 @@ def test_a_timeout_fault_never_answers(mock_url):
             messages=[{"role": "user", "content": "x"}],
             extra_headers={"x-mock-fault": "timeout"},
         )
+
+
+ODD_BODIES = {
+    "/v1/chat/completions": [
+        {"model": "m", "messages": [None]},
+        {"model": "m", "messages": "hello"},
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [7]},
+        {"model": "m", "messages": [{"role": "user", "content": [5]}], "stream": True},
+        {"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": "j"},
+    ],
+    "/v1/messages": [
+        {"model": "m", "max_tokens": 5, "messages": [None]},
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]},
+        {"model": "m", "max_tokens": 5, "messages": [{"role": "user"}], "tools": ["x"]},
+        {"model": "m", "max_tokens": 5, "messages": [], "tool_choice": "any", "tools": [{}]},
+    ],
+    "/v1/embeddings": [{"model": "m", "input": 5}, {"model": "m", "input": [None]}],
+    "/v1/messages/count_tokens": [{"model": "m", "messages": [{"content": {"a": []}}]}],
+}
+
+
+@pytest.mark.parametrize("path", sorted(ODD_BODIES))
+def test_odd_input_is_a_400_like_a_real_provider_never_a_500(mock_url, path):
+    for body in ODD_BODIES[path]:
+        response = httpx.post(f"{mock_url}{path}", json=body)
+        assert response.status_code == 400, (body, response.text)
+        error = response.json()["error"]
+        assert error["message"], body
+    # Not JSON a strict parser accepts (a lone surrogate): refused, not a crash.
+    response = httpx.post(
+        f"{mock_url}{path}",
+        content=b'{"model": "m", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    )
+    assert response.status_code == 400

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.gateway import errors, translate
+from api.gateway import errors, translate, validation
 from api.gateway.openai_api import json_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
@@ -46,9 +46,7 @@ async def admit_message(request: Request, gw: Gateway, admission: Admission) -> 
     await gw.authenticate(request, admission)
     body = await json_body(request, admission)
     gw.read_session(admission, body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise errors.bad_request("messages: must be a non-empty array.")
+    validation.anthropic_messages(body.get("messages"), body.get("system"))
     gw.resolve_model(admission, body.get("model"))
     return body
 

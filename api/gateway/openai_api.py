@@ -6,7 +6,8 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.gateway import errors, translate
+from api import json_input
+from api.gateway import errors, translate, validation
 from api.gateway.service import Admission, Gateway, Usage, as_int, ascii_json_length, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
@@ -32,9 +33,9 @@ async def json_body(request: Request, admission: Admission) -> dict:
     raw = b"".join(chunks)
     admission.body_chars = ascii_json_length(raw)
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.bad_request("The request body is not valid JSON.") from None
+        body = json_input.loads(raw)
+    except json_input.InvalidJson as exc:
+        raise errors.bad_request(str(exc)) from None
     if not isinstance(body, dict):
         raise errors.bad_request("The request body must be a JSON object.")
     return body
@@ -78,9 +79,7 @@ async def chat_completions(request: Request) -> Response:
         await gw.authenticate(request, admission)
         body = await json_body(request, admission)
         gw.read_session(admission, body)
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise errors.bad_request("'messages' must be a non-empty array.")
+        validation.openai_messages(body.get("messages"))
         gw.resolve_model(admission, body.get("model"))
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):

@@ -513,6 +513,15 @@ class Gateway:
 
     def upstream_error(self, error: UpstreamError, wire: str) -> errors.GatewayError:
         """A failed provider call, in terms the caller can act on."""
+        if error.kind == "request":
+            return errors.GatewayError(
+                400,
+                "The request could not be translated into the format of this model's "
+                f"provider: {error.message}",
+                "invalid_request_error",
+                "invalid_request_error",
+                "untranslatable_request",
+            )
         if error.status and 400 <= error.status < 500 and not error.retryable:
             message = (
                 provider_message(error.body)

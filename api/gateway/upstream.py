@@ -31,14 +31,16 @@ RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 
 
 class UpstreamError(Exception):
-    """A provider attempt failed. `status` is None for timeouts and connection errors."""
+    """A provider attempt failed. `status` is None for timeouts and connection errors;
+    kind "request" is a request that could not be sent as it is (litellm could not
+    translate it): the caller's problem, never the provider's."""
 
     def __init__(
         self,
         message: str,
         *,
         status: int | None = None,
-        kind: str = "status",  # status | timeout | connect | cooldown
+        kind: str = "status",  # status | timeout | connect | cooldown | request
         retry_after_s: float | None = None,
         body: bytes = b"",
     ):
@@ -52,6 +54,8 @@ class UpstreamError(Exception):
 
     @property
     def retryable(self) -> bool:
+        if self.kind == "request":
+            return False
         return self.kind in ("timeout", "connect") or self.status in RETRYABLE_STATUSES
 
 
@@ -285,20 +289,76 @@ def sse_data(event: bytes) -> dict | None:
 
 
 def litellm_error(exc: Exception) -> UpstreamError:
-    """Map an exception raised by litellm to an UpstreamError with the same rules."""
-    import litellm
+    """Map an exception raised by litellm to an UpstreamError with the same rules as
+    native forwarding.
 
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, litellm.Timeout):
-        return UpstreamError("upstream timed out", kind="timeout")
-    if isinstance(exc, litellm.APIConnectionError) and not isinstance(status, int):
-        return UpstreamError("upstream unreachable", kind="connect")
-    response = getattr(exc, "response", None)
-    retry_after = None
-    if response is not None and getattr(response, "headers", None) is not None:
-        retry_after = retry_after_seconds(response.headers.get("retry-after"))
-    return UpstreamError(
-        f"upstream answered HTTP {status}",
-        status=status if isinstance(status, int) else 502,
-        retry_after_s=retry_after,
-    )
+    litellm raises its own exception types both for what the provider did and for what
+    it failed to do itself: a message it cannot translate (an unknown content part, a
+    null message) comes out as an "APIConnectionError" with status 500, or as a bare
+    TypeError. Counted as the provider's, one tenant's odd request would be retried and
+    cool the model down for everyone. So the exception's chain decides: only an HTTP
+    status the provider answered, a timeout or a broken connection to it is a provider
+    failure; anything else is the request's problem (kind "request": a 400, attempted
+    once, never retried, never counted toward a cooldown).
+    """
+    import httpx
+
+    for link in exception_chain(exc):
+        if isinstance(link, httpx.HTTPStatusError):
+            response = link.response
+            return UpstreamError(
+                f"upstream answered HTTP {response.status_code}",
+                status=response.status_code,
+                retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
+                body=response_body(response),
+            )
+        if isinstance(link, httpx.TimeoutException | TimeoutError):
+            return UpstreamError("upstream timed out", kind="timeout")
+        if isinstance(link, httpx.TransportError | aiohttp.ClientError | OSError):
+            return UpstreamError("upstream unreachable", kind="connect")
+    return UpstreamError(request_problem(exc), status=400, kind="request")
+
+
+def exception_chain(exc: BaseException):
+    """The exception, then what caused it (or was being handled when it was raised)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def response_body(response) -> bytes:
+    """The provider's error body, when litellm read it (a stream's may not be)."""
+    try:
+        return response.content
+    except Exception:  # httpx.ResponseNotRead and the like: there is no body to show
+        return b""
+
+
+MAX_PROBLEM_CHARS = 300
+LITELLM_PREFIXES = ("AnthropicException - ", "AnthropicError - ", "OpenAIException - ",
+                    "OpenAIError - ")  # fmt: skip
+
+
+def request_problem(exc: BaseException) -> str:
+    """What litellm found wrong with a request, in one line fit to show its sender:
+    litellm's own message without its class prefix and traceback; a KeyError (a field
+    litellm expected and did not find) is named as the missing field."""
+    message, missing = "", None
+    for link in exception_chain(exc):
+        text = str(getattr(link, "message", None) or link)
+        text = text.split("Traceback (most recent call last)")[0].strip().split("\n")[0]
+        if text.startswith("litellm.") and ": " in text:
+            text = text.split(": ", 1)[1]
+        for prefix in LITELLM_PREFIXES:
+            text = text.removeprefix(prefix)
+        message = message or text.strip()
+        if isinstance(link, KeyError) and missing is None:
+            missing = str(link)
+    if missing is not None and message in ("", missing):
+        message = f"missing field {missing}"
+    message = message or type(exc).__name__
+    if len(message) > MAX_PROBLEM_CHARS:
+        message = message[: MAX_PROBLEM_CHARS - 1] + "…"
+    return message
