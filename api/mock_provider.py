@@ -62,20 +62,58 @@ class MockState:
     requests: int = 0
     by_path: dict[str, int] = field(default_factory=dict)
     last_headers: dict[str, str] = field(default_factory=dict)
+    # How it bills, like a provider: tokens per image and per document part, the hidden
+    # tool-use prompt a provider adds when tools are offered, and a share of the prompt
+    # read from its prompt cache. `fill_output` bills every output token the request
+    # allows (max_tokens for each of n choices, a larger thinking budget): a model that
+    # talks until it is cut off, the most a request can cost (the budget tests).
+    image_tokens: int = 85
+    document_tokens: int = 1500
+    tools_tokens: int = 0
+    cached_fraction: float = 0.0
+    fill_output: bool = False
+
+    def prompt_tokens(self, *parts, tools=None) -> int:
+        media = {"image": self.image_tokens, "document": self.document_tokens}
+        tokens = sum(count_tokens(part, media) for part in parts)
+        return tokens + (count_tokens(tools) + self.tools_tokens if tools else 0)
+
+    def output(self, text: str, limit: int | None, billed_limit: int | None = None):
+        """The text as produced within `limit` tokens, its tokens as billed, and whether
+        it was cut at the limit."""
+        if self.fill_output and limit:
+            text = (text + " ") * math.ceil(limit * 4 / (len(text) + 1))
+        if limit and count_tokens(text) > limit:
+            text = text[: limit * 4]
+        tokens = count_tokens(text)
+        if self.fill_output and billed_limit and billed_limit > tokens:
+            tokens = billed_limit  # thinking the client is not shown is billed too
+        return text, tokens, bool(limit) and count_tokens(text) >= limit
+
+    def cached(self, prompt_tokens: int) -> int:
+        return int(prompt_tokens * self.cached_fraction)
 
 
-def count_tokens(value) -> int:
-    """A stable stand-in for a tokenizer: about four characters a token."""
+IMAGE_TYPES = frozenset({"image", "image_url", "input_image"})
+DOCUMENT_TYPES = frozenset({"document", "file", "input_file"})
+
+
+def count_tokens(value, media: dict[str, int] | None = None) -> int:
+    """A stable stand-in for a tokenizer: about four characters a token; images and
+    documents at a flat price each (`media`, by kind), their data not counted."""
     if value is None:
         return 0
     if isinstance(value, str):
         return max(1, math.ceil(len(value) / 4))
     if isinstance(value, list):
-        return sum(count_tokens(v) for v in value)
+        return sum(count_tokens(v, media) for v in value)
     if isinstance(value, dict):
-        if value.get("type") == "image" or value.get("type") == "image_url":
-            return 85
-        return sum(count_tokens(v) for k, v in value.items() if k not in ("type", "role"))
+        kind = value.get("type")
+        if kind in IMAGE_TYPES:
+            return (media or {}).get("image", 85)
+        if kind in DOCUMENT_TYPES:
+            return (media or {}).get("document", 1500)
+        return sum(count_tokens(v, media) for k, v in value.items() if k not in ("type", "role"))
     return count_tokens(str(value))
 
 
@@ -164,7 +202,9 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
             return body
         validation.openai_messages(body.get("messages"))
         model, messages = body["model"], body["messages"]
-        prompt_tokens = count_tokens(messages) + count_tokens(body.get("tools"))
+        prompt_tokens = state.prompt_tokens(messages, tools=body.get("tools"))
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        choices = body.get("n") or 1
         created = int(time.time())
         completion_id = "chatcmpl-mock-" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
         tools = body.get("tools") or []
@@ -183,18 +223,22 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                 ],
             }
             finish, text = "tool_calls", arguments
+            completion_tokens = count_tokens(text)
         else:
             text = answer_text(model, messages)
             if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
                 text = json.dumps({"mock": True, "answer": text})
+            text, completion_tokens, cut = state.output(text, limit)
             message = {"role": "assistant", "content": text}
-            finish = "stop"
-        completion_tokens = count_tokens(text)
+            finish = "length" if cut else "stop"
+        completion_tokens *= choices
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if cached := state.cached(prompt_tokens):
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
         base = {"id": completion_id, "created": created, "model": model}
 
         if not body.get("stream"):
@@ -202,7 +246,10 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                 {
                     **base,
                     "object": "chat.completion",
-                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "choices": [
+                        {"index": i, "message": message, "finish_reason": finish}
+                        for i in range(choices)
+                    ],
                     "usage": usage,
                 },
                 headers=MOCK_HEADER,
@@ -213,20 +260,33 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         async def stream() -> AsyncIterator[bytes]:
             chunk = {**base, "object": "chat.completion.chunk"}
             first = {"role": "assistant", "content": ""}
-            yield sse({**chunk, "choices": [{"index": 0, "delta": first, "finish_reason": None}]})
             if message.get("tool_calls"):
                 deltas = [{"tool_calls": [{"index": 0, **message["tool_calls"][0]}]}]
             else:
                 deltas = [{"content": part} for part in split_chunks(text, state.chunks)]
-            for sent, delta in enumerate(deltas, start=1):
-                if state.chunk_delay_s:
-                    await asyncio.sleep(state.chunk_delay_s)
+            sent = 0
+            for index in range(choices):  # one choice after the other, as n > 1 streams
                 yield sse(
-                    {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    {**chunk, "choices": [{"index": index, "delta": first, "finish_reason": None}]}
                 )
-                if fault and fault.cut_after is not None and sent >= fault.cut_after:
-                    return
-            yield sse({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+                for delta in deltas:
+                    if state.chunk_delay_s:
+                        await asyncio.sleep(state.chunk_delay_s)
+                    yield sse(
+                        {
+                            **chunk,
+                            "choices": [{"index": index, "delta": delta, "finish_reason": None}],
+                        }
+                    )
+                    sent += 1
+                    if fault and fault.cut_after is not None and sent >= fault.cut_after:
+                        return
+                yield sse(
+                    {
+                        **chunk,
+                        "choices": [{"index": index, "delta": {}, "finish_reason": finish}],
+                    }
+                )
             if include_usage:
                 yield sse({**chunk, "choices": [], "usage": usage})
             yield sse("[DONE]")
@@ -276,7 +336,10 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
             return error(request, 400, "max_tokens is required")
         validation.anthropic_messages(body.get("messages"), body.get("system"))
         model, turns, system = body["model"], body["messages"], body.get("system")
-        input_tokens = count_tokens(turns) + count_tokens(system) + count_tokens(body.get("tools"))
+        input_tokens = state.prompt_tokens(turns, system, tools=body.get("tools"))
+        cache_read = state.cached(input_tokens)
+        thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+        billed_limit = max(body["max_tokens"], thinking.get("budget_tokens") or 0)
         message_id = "msg_mock_" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
         tools = body.get("tools") or []
         if tools and (body.get("tool_choice") or {}).get("type") != "none":
@@ -287,11 +350,17 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                 "input": {"mock": True},
             }
             stop_reason, text = "tool_use", json.dumps(block["input"])
+            output_tokens = count_tokens(text)
         else:
-            text = answer_text(model, turns, system)
+            text, output_tokens, cut = state.output(
+                answer_text(model, turns, system), body["max_tokens"], billed_limit
+            )
             block = {"type": "text", "text": text}
-            stop_reason = "end_turn"
-        output_tokens = count_tokens(text)
+            stop_reason = "max_tokens" if cut else "end_turn"
+        # Anthropic's input_tokens leave out what was read from the prompt cache.
+        usage = {"input_tokens": input_tokens - cache_read, "output_tokens": output_tokens}
+        if cache_read:
+            usage["cache_read_input_tokens"] = cache_read
         envelope = {
             "id": message_id,
             "type": "message",
@@ -306,7 +375,7 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                     **envelope,
                     "content": [block],
                     "stop_reason": stop_reason,
-                    "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+                    "usage": usage,
                 },
                 headers=MOCK_HEADER,
             )
@@ -316,7 +385,7 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                 **envelope,
                 "content": [],
                 "stop_reason": None,
-                "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+                "usage": {**usage, "output_tokens": 1},
             }
             yield sse({"type": "message_start", "message": start}, "message_start")
             if block["type"] == "tool_use":
@@ -361,11 +430,7 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         if isinstance(body, Response):
             return body
         validation.anthropic_messages(body.get("messages"), body.get("system"))
-        tokens = (
-            count_tokens(body.get("messages"))
-            + count_tokens(body.get("system"))
-            + count_tokens(body.get("tools"))
-        )
+        tokens = state.prompt_tokens(body["messages"], body.get("system"), tools=body.get("tools"))
         return JSONResponse({"input_tokens": tokens}, headers=MOCK_HEADER)
 
     async def set_faults(request: Request) -> Response:

@@ -26,8 +26,23 @@ as $$
     from policy.pricing p where p.model = p_model
 $$;
 
+-- What a request's tokens can cost at most: every input token at the higher of the input
+-- and cached-input prices (an operator may price cache use above fresh input), every
+-- output token at the output price.
+create or replace function policy.worst_case_usd(
+    p_model text, p_input_tokens bigint, p_output_tokens bigint
+) returns numeric
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select (p_input_tokens * greatest(p.input_usd_per_mtok, p.cached_input_usd_per_mtok)
+            + p_output_tokens * p.output_usd_per_mtok) / 1000000
+    from policy.pricing p where p.model = p_model
+$$;
+
 grant execute on function policy.period_start(text, timestamptz),
-    policy.cost_usd(text, bigint, bigint, bigint) to aigw_internal;
+    policy.cost_usd(text, bigint, bigint, bigint),
+    policy.worst_case_usd(text, bigint, bigint) to aigw_internal;
 
 create policy "internal functions read every model" on policy.models
     for select to aigw_internal using (true);
@@ -219,7 +234,8 @@ $$;
 comment on function api.delete_budget(uuid) is 'Remove a budget (team admins).';
 
 create function api.register_model(
-    p_name text, p_provider text, p_max_output_tokens integer, p_enabled boolean default true
+    p_name text, p_provider text, p_max_output_tokens integer, p_enabled boolean default true,
+    p_context_window_tokens integer default null
 ) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -228,6 +244,10 @@ begin
     perform iam.require_authenticated();
     insert into policy.models (name, provider, max_output_tokens, enabled)
     values (p_name, p_provider, p_max_output_tokens, p_enabled);
+    if p_context_window_tokens is not null then  -- else the column's default (a million)
+        update policy.models set context_window_tokens = p_context_window_tokens
+         where name = p_name;
+    end if;
 exception
     when unique_violation then
         raise exception 'model "%" is already registered', p_name using errcode = 'AIG05';
@@ -237,8 +257,10 @@ exception
         raise exception 'only platform admins register models' using errcode = 'AIG03';
 end
 $$;
-comment on function api.register_model(text, text, integer, boolean) is
-    'Add a model to the registry (platform admins).';
+comment on function api.register_model(text, text, integer, boolean, integer) is
+    'Add a model to the registry (platform admins): its most output tokens and context '
+    'window (default a million tokens: budget reservations of requests without a bound '
+    'hold the whole window, so set the real one).';
 
 create function api.set_model_enabled(p_name text, p_enabled boolean) returns void
 language plpgsql volatile security definer
@@ -261,12 +283,12 @@ comment on function api.set_model_enabled(text, boolean) is
 
 create function api.list_models()
 returns table (name text, provider text, enabled boolean, max_output_tokens integer,
-               input_usd_per_mtok numeric, output_usd_per_mtok numeric,
-               cached_input_usd_per_mtok numeric)
+               context_window_tokens integer, input_usd_per_mtok numeric,
+               output_usd_per_mtok numeric, cached_input_usd_per_mtok numeric)
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select m.name, m.provider, m.enabled, m.max_output_tokens,
+    select m.name, m.provider, m.enabled, m.max_output_tokens, m.context_window_tokens,
            p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok
     from policy.models m left join policy.pricing p on p.model = m.name
     order by m.name
@@ -336,19 +358,23 @@ set local role aigw_internal;
 
 -- What the gateway needs of the registry before any principal is known.
 create function api.gateway_models()
-returns table (name text, provider text, enabled boolean, max_output_tokens integer)
+returns table (name text, provider text, enabled boolean, max_output_tokens integer,
+               context_window_tokens integer)
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select m.name, m.provider, m.enabled, m.max_output_tokens from policy.models m order by m.name
+    select m.name, m.provider, m.enabled, m.max_output_tokens, m.context_window_tokens
+      from policy.models m order by m.name
 $$;
 comment on function api.gateway_models() is
-    'The model registry as the gateway needs it (names, enabled flags, output limits).';
+    'The model registry as the gateway needs it (names, enabled flags, output and context '
+    'limits).';
 
 create function api.reserve_budget(
     p_api_key_id uuid, p_model text, p_input_tokens integer,
-    p_max_output_tokens integer default null, p_default_max_output_tokens integer default 4096,
-    p_user_id uuid default null, p_team_id uuid default null
+    p_output_tokens integer default null, p_choices integer default 1,
+    p_context_window integer default null, p_user_id uuid default null,
+    p_team_id uuid default null
 ) returns table (reservation_id uuid, amount_usd numeric)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -358,6 +384,8 @@ declare
     k record;
     m record;
     b record;
+    v_window integer;
+    v_input integer;
     v_output integer;
     v_amount numeric;
     v_start timestamptz;
@@ -375,7 +403,8 @@ begin
     if not found then
         raise exception 'no active key or team member to charge' using errcode = 'AIG01';
     end if;
-    select md.max_output_tokens, (pr.model is not null) as priced into m
+    select md.max_output_tokens, md.context_window_tokens, (pr.model is not null) as priced
+      into m
       from policy.models md left join policy.pricing pr on pr.model = md.name
      where md.name = p_model;
     if not found then
@@ -384,11 +413,17 @@ begin
         raise exception 'model "%" has no price', p_model using errcode = 'AIG06',
             hint = 'Set one with api.set_price.';
     end if;
-    if p_input_tokens is null or p_input_tokens < 0 or p_max_output_tokens < 1 then
-        raise exception 'token counts must be positive' using errcode = 'AIG06';
+    if p_input_tokens < 0 or p_output_tokens < 0 or p_choices is null or p_choices < 1
+       or p_context_window < 1 then
+        raise exception 'token counts must be 0 or more, choices 1 or more' using errcode = 'AIG06';
     end if;
-    v_output := least(coalesce(p_max_output_tokens, p_default_max_output_tokens), m.max_output_tokens);
-    v_amount := policy.cost_usd(p_model, p_input_tokens, v_output, 0);
+    -- The bound of what the request can cost (see api/gateway/bounds.py): no prompt is
+    -- longer than the context window (a provider refuses it), an input without a bound
+    -- is the whole window; output defaults to the model's maximum, once per choice.
+    v_window := greatest(m.context_window_tokens, coalesce(p_context_window, 0));
+    v_input := least(coalesce(p_input_tokens, v_window), v_window);
+    v_output := least(coalesce(p_output_tokens, m.max_output_tokens), v_window);
+    v_amount := policy.worst_case_usd(p_model, v_input, v_output::bigint * p_choices);
 
     -- Lock ledger rows in one order (by budget id) so concurrent requests never deadlock.
     for b in
@@ -427,10 +462,12 @@ begin
     return next;
 end
 $$;
-comment on function api.reserve_budget(uuid, text, integer, integer, integer, uuid, uuid) is
-    'Reserve a request''s worst-case cost against every budget of its key (or signed-in user), '
-    'team and owner; '
-    'AIG07 when a hard limit would be passed. Settle it with api.settle_budget.';
+comment on function api.reserve_budget(uuid, text, integer, integer, integer, integer, uuid, uuid) is
+    'Reserve what a request can cost at most (input tokens, or null for the whole context '
+    'window; output tokens per choice, or null for the model''s maximum; choices; a larger '
+    'context window the request was granted) against every budget of its key (or signed-in '
+    'user), team and owner; AIG07 when a hard limit would be passed. Settle it with '
+    'api.settle_budget.';
 
 create function api.settle_budget(
     p_reservation_id uuid, p_input_tokens integer, p_output_tokens integer,

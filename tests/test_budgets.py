@@ -4,10 +4,14 @@ Driven as the gateway drives them: connected as aigw_app, many connections at on
 """
 
 import asyncio
+import json
 import random
+import time
+from collections import Counter
 from decimal import Decimal
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.helpers import operator_call
@@ -57,16 +61,25 @@ async def test_reserve_then_settle_moves_the_cost_from_reserved_to_spent(team):
         await conn.close()
 
 
-async def test_a_hostile_max_tokens_is_clamped_to_the_models_max_output(team):
+async def test_a_reservation_is_capped_by_the_models_limits_and_defaults_to_them(team):
     db, key_id = team
     conn = await asyncpg.connect(db.app)
     try:
-        held = await reserve(conn, key_id, input_tokens=10, max_tokens=999_999_999)
+        hostile = await reserve(conn, key_id, input_tokens=10**9, max_tokens=999_999_999)
         default = await reserve(conn, key_id, input_tokens=10, max_tokens=None)
+        unbounded = await reserve(conn, key_id, input_tokens=None, max_tokens=10)
+        choices = await conn.fetchrow(
+            "select * from api.reserve_budget($1, 'gpt-4o', 10, 100, p_choices => 8)", key_id
+        )
     finally:
         await conn.close()
-    assert held["amount_usd"] == cost(10, 16384)  # gpt-4o's max output
-    assert default["amount_usd"] == cost(10, 4096)  # the policy default
+    # No prompt and no answer is longer than gpt-4o's context window (128k tokens).
+    assert hostile["amount_usd"] == cost(128_000, 128_000)
+    # Without max_tokens a model may produce its maximum output (16,384 for gpt-4o).
+    assert default["amount_usd"] == cost(10, 16_384)
+    # An input without a bound (a document, a file) holds the whole context window.
+    assert unbounded["amount_usd"] == cost(128_000, 10)
+    assert choices["amount_usd"] == cost(10, 800)  # n = 8: eight answers
 
 
 async def test_an_exhausted_budget_refuses_and_writes_nothing(team):
@@ -189,3 +202,189 @@ async def test_settling_without_token_counts_is_refused(team):
             await conn.fetchval("select api.release_stale_reservations('-1 hour')")
     finally:
         await conn.close()
+
+
+# -- through the gateway: a reservation bounds what the request really costs ------------
+
+PDF = "JVBERi0xLjQKJcOkw7zDtsOfCg=="  # a few bytes of PDF: the provider bills its pages
+
+
+def _images(n: int, wire: str) -> list[dict]:
+    if wire == "openai":
+        part = {"type": "image_url", "image_url": {"url": "https://example.com/i.png"}}
+    else:
+        part = {"type": "image", "source": {"type": "url", "url": "https://example.com/i.png"}}
+    return [dict(part) for _ in range(n)]
+
+
+# name: (wire, model, body, how the mock bills: MockState fields)
+EXPENSIVE = {
+    "1,000 images, max_tokens 1": (
+        "openai",
+        "gpt-4o",
+        {"max_tokens": 1, "messages": [{"role": "user", "content": _images(1000, "openai")}]},
+        {},
+    ),
+    "20 images at the highest provider rule": (
+        "anthropic",
+        "claude-sonnet-4-6",
+        {"max_tokens": 1, "messages": [{"role": "user", "content": _images(20, "anthropic")}]},
+        {"image_tokens": 4784},
+    ),
+    "n = 8, every output token used": (
+        "openai",
+        "gpt-4o",
+        {"n": 8, "max_tokens": 2000, "messages": [{"role": "user", "content": "Write."}]},
+        {"fill_output": True},
+    ),
+    "a thinking budget above max_tokens": (
+        "anthropic",
+        "claude-sonnet-4-6",
+        {
+            "max_tokens": 1024,
+            "thinking": {"type": "enabled", "budget_tokens": 20000},
+            "messages": [{"role": "user", "content": "Think."}],
+        },
+        {"fill_output": True},
+    ),
+    "documents": (
+        "anthropic",
+        "claude-sonnet-4-6",
+        {
+            "max_tokens": 1,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "document",
+                            "source": {
+                                "type": "base64",
+                                "media_type": "application/pdf",
+                                "data": PDF,
+                            },
+                        }
+                    ]
+                    * 2,
+                }
+            ],
+        },
+        {"document_tokens": 60000},
+    ),
+    "50 tools and the provider's tool prompt": (
+        "openai",
+        "gpt-4o",
+        {
+            "max_tokens": 4000,
+            "tool_choice": "none",
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": f"t{i}", "parameters": {"type": "object"}},
+                }
+                for i in range(50)
+            ],
+            "messages": [{"role": "user", "content": "Use no tool."}],
+        },
+        {"tools_tokens": 346, "fill_output": True},
+    ),
+    "cached input priced above fresh input": (
+        "openai",
+        "gpt-4o-mini",
+        {"max_tokens": 1, "messages": [{"role": "user", "content": "lorem ipsum " * 4000}]},
+        {"cached_fraction": 1.0},
+    ),
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", sorted(EXPENSIVE))
+async def test_200_concurrent_expensive_requests_never_pass_a_hard_limit(gateway, kind):
+    wire, model, body, billing = EXPENSIVE[kind]
+    limit = Decimal("1.00")
+    gateway.operator("select api.set_budget('t1', 'month', %s)", (limit,))
+    # An operator may price reading the prompt cache above fresh input; the bound follows.
+    gateway.operator("select api.set_price('gpt-4o-mini', 0.15, 0.60, 5.00)")
+    for name, value in billing.items():
+        setattr(gateway.mock, name, value)
+    gateway.mock.latency_s = 0.3  # the requests overlap, as concurrent traffic does
+    if wire == "openai":
+        url, headers = (
+            f"{gateway.url}/v1/chat/completions",
+            {"authorization": f"Bearer {gateway.key}"},
+        )
+    else:
+        url, headers = f"{gateway.url}/anthropic/v1/messages", {"x-api-key": gateway.key}
+    headers["anthropic-beta"] = "interleaved-thinking-2025-05-14"
+    await asyncio.sleep(0.3)  # the budget reaches the gateway's principal cache
+
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(client.post(url, json={"model": model, **body}, headers=headers) for _ in range(200))
+        )
+    statuses = Counter(a.status_code for a in answers)
+    assert set(statuses) <= {200, 429}, statuses
+    assert statuses[200] >= 1, "the budget serves at least the first request"
+    refusals = [a.json() for a in answers if a.status_code == 429]
+    assert all("budget" in json.dumps(r) for r in refusals)
+
+    deadline = time.monotonic() + 30
+    while gateway.operator(
+        "select count(*) from policy.budget_reservations where settled_at is null"
+    ) != [(0,)]:
+        assert time.monotonic() < deadline, "reservations were left unsettled"
+        await asyncio.sleep(0.05)
+    reservations = gateway.operator("select amount_usd, actual_usd from policy.budget_reservations")
+    assert len(reservations) == statuses[200]
+    # Each request cost at most what was reserved for it (its bound held) ...
+    assert all(actual <= amount for amount, actual in reservations), reservations
+    assert all(actual > 0 for _, actual in reservations)
+    # ... so the fleet never spent past the hard limit, however many ran at once.
+    ((_, hard_limit, spent, reserved),) = ledger(gateway.db)
+    assert reserved == 0
+    assert hard_limit == limit and 0 < spent <= limit
+
+
+def test_the_bound_prices_media_by_kind_not_by_bytes():
+    from api.gateway import bounds
+
+    photo = "A" * 5_000_000  # a 5 MB image, base64: billed by its pixels
+    body = {
+        "max_tokens": 100,
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is this?"},
+                    {"type": "image", "source": {"type": "base64", "data": photo}},
+                ],
+            }
+        ],
+    }
+    raw = json.dumps(body).encode()
+    bound = bounds.anthropic_messages(body, raw)
+    assert bounds.IMAGE_TOKENS <= bound.input_tokens < bounds.IMAGE_TOKENS + 1000
+    assert bound.output_tokens == 100 and bound.choices == 1
+    # In a tool result too.
+    body["messages"][0]["content"] = [
+        {"type": "tool_result", "tool_use_id": "t", "content": body["messages"][0]["content"]}
+    ]
+    assert bounds.anthropic_messages(body, json.dumps(body).encode()).input_tokens < 7000
+    # Text is one token per byte at most, whatever the script.
+    text = {"messages": [{"role": "user", "content": "日本語のテキスト" * 100}]}
+    raw_text = json.dumps(text, ensure_ascii=False).encode()
+    assert bounds.openai_chat(text, raw_text).input_tokens == len(raw_text)
+    # What has no bound: a document, a file, a server-side tool, web search.
+    document = {"messages": [{"role": "user", "content": [{"type": "document"}]}]}
+    assert bounds.anthropic_messages(document, json.dumps(document).encode()).input_tokens is None
+    search = {"messages": text["messages"], "tools": [{"type": "web_search_20250305"}]}
+    assert bounds.anthropic_messages(search, raw_text).input_tokens is None
+    assert bounds.openai_chat({**text, "web_search_options": {}}, raw_text).input_tokens is None
+    client_tool = {"messages": text["messages"], "tools": [{"type": "bash_20250124"}]}
+    assert bounds.anthropic_messages(client_tool, raw_text).input_tokens == (
+        len(raw_text) + bounds.TOOLS_TOKENS
+    )
+    # n and best_of multiply the output; a long-context beta widens the window.
+    assert bounds.openai_chat({**text, "n": 3, "max_tokens": 7}, raw_text).choices == 3
+    assert bounds.anthropic_messages(body, raw, "context-1m-2025-08-07").context_window == 10**6

@@ -521,7 +521,7 @@ def test_when_no_reservation_can_be_made_the_request_fails_closed(gateway):
     # The reservation function becomes unavailable to the service (as when the database
     # refuses): the gateway must not call the provider unaccounted.
     gateway.operator(
-        "revoke execute on function api.reserve_budget(uuid, text, integer, integer, integer, uuid, uuid) from aigw_service"
+        "revoke execute on function api.reserve_budget(uuid, text, integer, integer, integer, integer, uuid, uuid) from aigw_service"
     )
     before = gateway.mock.requests
     with pytest.raises(openai.InternalServerError) as refused:
@@ -687,3 +687,39 @@ def test_malformed_messages_are_refused_before_anything_is_attempted(gateway):
             model="gpt-4o-mini", max_tokens=5, messages=HELLO, system=[{"text": "no type"}]
         )
     assert gateway.gateway.upstream.attempts == attempts
+
+
+@pytest.mark.parametrize(
+    ("wire", "changes", "named"),
+    [
+        ("openai", {"max_tokens": -1}, "max_tokens"),
+        ("openai", {"max_tokens": 1.5}, "max_tokens"),
+        ("openai", {"max_completion_tokens": 16385}, "max_completion_tokens"),  # gpt-4o: 16,384
+        ("openai", {"temperature": 2.5}, "temperature"),
+        ("openai", {"n": 0}, "'n'"),
+        ("openai", {"n": 129}, "'n'"),
+        ("openai", {"top_p": "high"}, "top_p"),
+        ("anthropic", {"max_tokens": 0}, "max_tokens"),
+        ("anthropic", {"max_tokens": "5"}, "max_tokens"),
+        ("anthropic", {"max_tokens": 16385}, "max_tokens"),
+        ("anthropic", {"temperature": 1.5}, "temperature"),
+        ("anthropic", {"thinking": {"type": "enabled", "budget_tokens": 10}}, "budget_tokens"),
+    ],
+)
+def test_parameters_out_of_the_providers_ranges_are_400_in_dialect(gateway, wire, changes, named):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    body = {"model": "gpt-4o", "messages": HELLO, "max_tokens": 5, **changes}
+    if wire == "openai":
+        url, headers = (
+            f"{gateway.url}/v1/chat/completions",
+            {"authorization": f"Bearer {gateway.key}"},
+        )
+    else:
+        url, headers = f"{gateway.url}/anthropic/v1/messages", {"x-api-key": gateway.key}
+    response = httpx.post(url, json=body, headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and named in error["message"]
+    assert ("code" in error) == (wire == "openai")
+    assert gateway.mock.requests == 0
+    assert gateway.operator("select count(*) from policy.budget_reservations") == [(0,)]

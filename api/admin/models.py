@@ -14,6 +14,7 @@ class Model(BaseModel):
     provider: str
     enabled: bool
     max_output_tokens: int
+    context_window_tokens: int
     input_usd_per_mtok: float | None
     output_usd_per_mtok: float | None
     cached_input_usd_per_mtok: float | None

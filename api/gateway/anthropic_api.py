@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.gateway import errors, translate, validation
+from api.gateway import bounds, errors, translate, validation
 from api.gateway.openai_api import json_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
@@ -61,15 +61,15 @@ async def messages(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         body = await admit_message(request, gw, admission)
-        max_tokens = body.get("max_tokens")
-        if not isinstance(max_tokens, int) or max_tokens < 1:
-            raise errors.bad_request("max_tokens: a positive integer is required.")
+        model = admission.model
+        validation.anthropic_parameters(body, model, gw.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+        beta = headers.get("anthropic-beta")
         await gw.admit(
             admission,
             input_estimate=tokens_in(admission.body_chars),
-            max_output=max_tokens,
+            bound=lambda: bounds.anthropic_messages(body, admission.body, beta),
             # beta features change answers; the API version only their shape
             cacheable=(body, request.headers, {"anthropic-beta": headers.get("anthropic-beta")}),
         )
@@ -146,8 +146,9 @@ async def count_tokens(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         body = await admit_message(request, gw, admission)
-        # Counted against the request rate like any call; it costs no tokens.
-        await gw.admit(admission, input_estimate=0, max_output=1)
+        # Counted against the request rate like any call; it costs nothing, so nothing
+        # is reserved.
+        await gw.admit(admission, input_estimate=0, bound=None)
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api import json_input
-from api.gateway import errors, translate, validation
+from api.gateway import bounds, errors, translate, validation
 from api.gateway.service import Admission, Gateway, Usage, as_int, ascii_json_length, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
@@ -32,6 +32,8 @@ async def json_body(request: Request, admission: Admission) -> dict:
         chunks.append(chunk)
     raw = b"".join(chunks)
     admission.body_chars = ascii_json_length(raw)
+    if admission.principal is not None and admission.principal.has_budget:
+        admission.body = raw  # what the budget's bound is computed from
     try:
         body = json_input.loads(raw)
     except json_input.InvalidJson as exc:
@@ -80,7 +82,8 @@ async def chat_completions(request: Request) -> Response:
         body = await json_body(request, admission)
         gw.read_session(admission, body)
         validation.openai_messages(body.get("messages"))
-        gw.resolve_model(admission, body.get("model"))
+        model = gw.resolve_model(admission, body.get("model"))
+        validation.openai_parameters(body, model, gw.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):
             raise errors.bad_request("'stream_options' must be an object.")
@@ -88,7 +91,7 @@ async def chat_completions(request: Request) -> Response:
             admission,
             # from the body's length: the prompt is most of it, and nothing is re-encoded
             input_estimate=tokens_in(admission.body_chars),
-            max_output=body.get("max_completion_tokens") or body.get("max_tokens"),
+            bound=lambda: bounds.openai_chat(body, admission.body),
             cacheable=(body, request.headers, {}),
         )
     except errors.GatewayError as error:
@@ -180,7 +183,11 @@ async def embeddings(request: Request) -> Response:
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")
         gw.resolve_model(admission, body.get("model"))
-        await gw.admit(admission, input_estimate=tokens_in(admission.body_chars), max_output=1)
+        await gw.admit(
+            admission,
+            input_estimate=tokens_in(admission.body_chars),
+            bound=lambda: bounds.embeddings(admission.body),
+        )
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)

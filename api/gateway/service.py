@@ -20,6 +20,7 @@ from api.cache import replay
 from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent
+from api.gateway.bounds import Bound
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
@@ -28,7 +29,6 @@ from api.gateway.upstream import Upstream, UpstreamError, sse_data
 
 log = logging.getLogger("aigw.gateway")
 
-DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # Where a request's admission is kept in its ASGI scope (from Gateway.begin), so that on
 # the model endpoints (fast_path.ROUTES) whatever fails unexpectedly is still recorded.
 ADMISSION = "aigw.admission"
@@ -99,6 +99,7 @@ class Admission:
     stream: bool = False
     session_id: str | None = None
     body_chars: int = 0  # the request body's length as ASCII JSON (ascii_json_length)
+    body: bytes | None = None  # the raw body, kept for a budget's bound (bounds.py) only
     input_estimate: int = 0
     rate_headers: dict[str, str] = field(default_factory=dict)
     rate_decision: object = None
@@ -192,19 +193,19 @@ class Gateway:
         admission.model = model
         return model
 
-    def clamp_output(self, model: str, requested) -> int:
-        """min(max_tokens or the default, the model's max output): what may be produced."""
-        ceiling = self.max_output_tokens.get(model, DEFAULT_MAX_OUTPUT_TOKENS)
-        if isinstance(requested, int) and requested > 0:
-            return min(requested, ceiling)
-        return min(DEFAULT_MAX_OUTPUT_TOKENS, ceiling)
-
     async def admit(
-        self, admission: Admission, *, input_estimate: int, max_output, cacheable=None
+        self,
+        admission: Admission,
+        *,
+        input_estimate: int,
+        bound: Callable[[], Bound] | None,
+        cacheable=None,
     ) -> None:
         """Rate limits, then the cache (when `cacheable` = (body, headers, extra) is
-        given), then the budget reservation. Raises GatewayError when refused. After a
-        cache hit (admission.cache.entry) nothing is reserved: a hit costs nothing."""
+        given), then the budget reservation of what the request can cost at most
+        (`bound()`, computed only for a team with a budget; None: the call is free).
+        Raises GatewayError when refused. After a cache hit (admission.cache.entry)
+        nothing is reserved: a hit costs nothing."""
         p = admission.principal
         admission.input_estimate = input_estimate
         decision = await self.limiter.acquire(p.limits, tokens=input_estimate, tag=p.team_id)
@@ -227,16 +228,21 @@ class Gateway:
             admission.rate_headers["x-aigw-cache"] = admission.cache_status
             if admission.cache is not None and admission.cache.entry is not None:
                 return
-        if p.has_budget:
+        if p.has_budget and bound is not None:
+            worst = bound()
             try:
                 async with self.pool.acquire() as conn:
                     row = await conn.fetchrow(
-                        "select reservation_id from api.reserve_budget($1, $2, $3, $4, $5, $6, $7)",
+                        "select reservation_id from api.reserve_budget(p_api_key_id => $1, "
+                        "p_model => $2, p_input_tokens => $3, p_output_tokens => $4, "
+                        "p_choices => $5, p_context_window => $6, p_user_id => $7, "
+                        "p_team_id => $8)",
                         uuid.UUID(p.key_id) if p.key_id else None,
                         admission.model,
-                        input_estimate,
-                        self.clamp_output(admission.model, max_output),
-                        DEFAULT_MAX_OUTPUT_TOKENS,
+                        worst.input_tokens,
+                        worst.output_tokens,
+                        worst.choices,
+                        worst.context_window,
                         uuid.UUID(p.owner_user_id) if p.owner_user_id else None,
                         uuid.UUID(p.team_id),
                     )

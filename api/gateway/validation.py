@@ -57,3 +57,67 @@ def parts(content, where: str, index: str) -> None:
             raise errors.bad_request(
                 f"{where}{index.format(j)}: must be an object with a string 'type'."
             )
+
+
+MAX_CHOICES = 128  # OpenAI's limit on n
+
+
+def openai_parameters(body: dict, model: str, max_output: int | None) -> None:
+    """The sampling parameters of an OpenAI-format chat completion, within OpenAI's
+    ranges; max_tokens within the model's output limit (`max_output`, when known)."""
+    for name in ("max_tokens", "max_completion_tokens"):
+        if body.get(name) is not None:
+            integer(body[name], f"'{name}'", 1, max_output, model)
+    if body.get("n") is not None:
+        integer(body["n"], "'n'", 1, MAX_CHOICES)
+    for name, low, high in (
+        ("temperature", 0, 2),
+        ("top_p", 0, 1),
+        ("presence_penalty", -2, 2),
+        ("frequency_penalty", -2, 2),
+    ):
+        if body.get(name) is not None:
+            number(body[name], f"'{name}'", low, high)
+
+
+def anthropic_parameters(body: dict, model: str, max_output: int | None) -> None:
+    """The parameters of an Anthropic-format message, within Anthropic's ranges:
+    max_tokens (required) within the model's output limit, temperature and top_p
+    0..1, top_k 0 or more, a thinking budget of at least 1,024 tokens."""
+    if body.get("max_tokens") is None:
+        raise errors.bad_request("max_tokens: a positive integer is required.")
+    integer(body["max_tokens"], "max_tokens", 1, max_output, model)
+    for name in ("temperature", "top_p"):
+        if body.get(name) is not None:
+            number(body[name], name, 0, 1)
+    if body.get("top_k") is not None:
+        integer(body["top_k"], "top_k", 0)
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "enabled":
+        integer(thinking.get("budget_tokens"), "thinking.budget_tokens", 1024)
+
+
+def integer(value, name: str, low: int, high: int | None = None, model: str | None = None):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise errors.bad_request(f"{name}: must be an integer, not {json_type(value)}.")
+    if value < low:
+        raise errors.bad_request(f"{name}: must be at least {low}, not {value}.")
+    if high is not None and value > high:
+        limit = f", the most {model} can produce" if model else ""
+        raise errors.bad_request(f"{name}: must be at most {high}{limit}, not {value}.")
+
+
+def number(value, name: str, low: float, high: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise errors.bad_request(f"{name}: must be a number, not {json_type(value)}.")
+    if not low <= value <= high:
+        raise errors.bad_request(f"{name}: must be between {low} and {high}, not {value}.")
+
+
+def json_type(value) -> str:
+    """What a JSON value is, in JSON's words (a message never echoes the value itself)."""
+    for kind, name in ((bool, "a boolean"), (str, "a string"), (list, "an array"),
+                       (dict, "an object"), (float, "a number")):  # fmt: skip
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else "a number"
