@@ -3,12 +3,15 @@ outages of the database, never twice. Events travel by the default transport: th
 writer queues them in events.queue and the event consumer records them."""
 
 import asyncio
+import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -354,3 +357,103 @@ def test_with_an_external_consumer_the_gateway_only_queues(
         assert asyncio.run(consume(db)) == 5
         assert metric(url, "aigw_events_queued") == 0
     assert len(recorded(db)) == 5
+
+
+ODD_TEXTS = {
+    "NUL": "a\x00b",
+    "control characters": "\x01\x07\x1b[31m\x7f\x85",
+    "a lone surrogate": "\ud800",
+    "a reversed surrogate pair": "\udc00\ud800",
+    "a 1 MB string": "m" * 1_000_000,
+    "non-ASCII": "模型 \u200d🤖",
+}
+
+
+def odd_body(value: str) -> bytes:
+    """JSON as a client may send it: json.dumps writes a lone surrogate as \\ud800."""
+    return json.dumps(
+        {
+            "model": value,
+            "messages": [{"role": "user", "content": value}],
+            "max_tokens": 5,
+            "metadata": {"session_id": value, "user_id": f"user_x_session_{value}"},
+        }
+    ).encode()
+
+
+def test_nothing_a_request_carries_keeps_it_out_of_the_event_log(db, gateway_writing_events):
+    url, key, _, _ = gateway_writing_events
+    sent = 0
+    with httpx.Client(timeout=30) as client:
+        for value in ODD_TEXTS.values():
+            for path, auth in (
+                ("/v1/chat/completions", {"authorization": f"Bearer {key}"}),
+                ("/anthropic/v1/messages", {"x-api-key": key}),
+            ):
+                response = client.post(
+                    f"{url}{path}",
+                    content=odd_body(value),
+                    headers={**auth, "content-type": "application/json"},
+                )
+                assert response.status_code in (400, 404), response.text
+                sent += 1
+                # The same value as the session of a request for a known model.
+                good = json.loads(odd_body("gpt-4o"))
+                good["metadata"]["session_id"] = value
+                response = client.post(
+                    f"{url}{path}",
+                    content=json.dumps(good).encode(),
+                    headers={**auth, "content-type": "application/json"},
+                )
+                # Strict JSON has no lone surrogates: that body is refused, and recorded.
+                strict = not any("\ud800" <= c <= "\udfff" for c in value)
+                assert response.status_code == (200 if strict else 400), response.text
+                sent += 1
+    # Header bytes HTTP lets a client send (obs-text: read as Latin-1, C1 controls among
+    # them), and 8 KB of them; the HTTP parser itself refuses NUL, DEL and other controls.
+    for value in (b"\x80\x85\x9f\xff", b"\xc3\xa9t\xc3\xa9", b"s" * 8000):
+        with socket.create_connection(urlsplit(url)[1].split(":")) as raw:  # type: ignore[arg-type]
+            body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+            raw.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+                b"authorization: Bearer " + key.encode() + b"\r\n"
+                b"x-aigw-session-id: " + value + b"\r\n"
+                b"content-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body.encode()
+            )
+            answer = raw.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        sent += 1
+    rows = wait_for_rows(db, sent, timeout=20)
+    assert len(rows) == sent  # every request recorded: none dropped for its content
+    assert operator_call(db.admin, "select count(*) from events.queue") == [(0,)]
+    stored = operator_call(
+        db.admin, "select model_requested, session_id from events.requests order by started_at"
+    )
+    for model, session in stored:
+        for text in (model, session):
+            assert text is None or (len(text) <= 256 and "\x00" not in text), repr(text)[:80]
+    assert any(s and "\ufffd" in s for _, s in stored)  # replaced, not dropped
+    assert ("模型 \u200d🤖", "模型 \u200d🤖") in stored or any(
+        m == "模型 \u200d🤖" for m, _ in stored
+    )
+
+
+async def test_an_event_with_unrecordable_text_is_scrubbed_by_the_writer_not_dropped(db, tmp_path):
+    # Capture cleans every text; the writer still never drops an event for its content.
+    writer = EventWriter(db.app, tmp_path)
+    await writer.start()
+    odd = event(model_requested="gpt\x00-4o\ud800", session_id="s" * 10_000 + "\x00")
+    fine = event()
+    writer.emit(odd)
+    writer.emit(fine)
+    await writer.flush()
+    await writer.stop()
+    assert writer.rejected == 0
+    assert await consume(db) == 2
+    rows = operator_call(
+        db.admin, "select request_id, model_requested, length(session_id) from events.requests"
+    )
+    assert sorted(rows) == sorted(
+        [(odd.request_id, "gpt\ufffd-4o\ufffd", 4096), (fine.request_id, "gpt-4o", None)]
+    )

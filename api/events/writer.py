@@ -25,7 +25,7 @@ from collections import deque
 from pathlib import Path
 
 from api.events.transports import BatchRefused, PostgresQueueTransport, TransportUnavailable
-from api.gateway.accounting import RequestEvent
+from api.gateway.accounting import RequestEvent, clean_text
 
 log = logging.getLogger("aigw.events")
 
@@ -35,6 +35,24 @@ RETRY_INTERVAL_S = 1.0
 MEMORY_LIMIT = 50_000
 SPOOL_LIMIT_BYTES = 128 * 1024 * 1024
 SPOOL_FILE = "events.jsonl"
+
+
+SCRUBBED_TEXT_CHARS = 4096
+
+
+def scrubbed(event: dict) -> dict:
+    """The event with every text (nested ones too) cut and cleaned as clean_text does."""
+    return {k: scrubbed_value(v) for k, v in event.items()}
+
+
+def scrubbed_value(value):
+    if isinstance(value, str):
+        return clean_text(value, SCRUBBED_TEXT_CHARS)
+    if isinstance(value, dict):
+        return scrubbed(value)
+    if isinstance(value, list):
+        return [scrubbed_value(v) for v in value]
+    return value
 
 
 class EventWriter:
@@ -134,11 +152,29 @@ class EventWriter:
             self._lost(exc)
             return False
         except BatchRefused as refused:
-            self.rejected += len(refused.refused)
-            self.written -= len(refused.refused)
-            log.error("events: %d events refused as malformed and dropped", len(refused.refused))
+            lost = await self._send_scrubbed([batch[i] for i in refused.refused])
+            if lost is None:
+                return False
+            self.rejected += lost
+            self.written -= lost
         self._sent(batch, from_spool)
         return True
+
+    async def _send_scrubbed(self, events: list[dict]) -> int | None:
+        """Send refused events again with every text made recordable (clean_text).
+        Events are sanitised where they are captured, so this is a last resort: an event
+        is not dropped for what its request carried. Returns how many were still
+        refused (then logged with their request ids), None when the far side went away."""
+        try:
+            await self.transport.send([scrubbed(event) for event in events])
+        except TransportUnavailable as exc:
+            self._lost(exc)
+            return None
+        except BatchRefused as refused:
+            ids = [str(events[i].get("request_id")) for i in refused.refused]
+            log.error("events: %d refused even when scrubbed, dropped: %s", len(ids), ids)
+            return len(ids)
+        return 0
 
     def _sent(self, batch: list[dict], from_spool: bool) -> None:
         if from_spool:

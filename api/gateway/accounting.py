@@ -7,11 +7,32 @@ in it.
 """
 
 import logging
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
 log = logging.getLogger("aigw.gateway.events")
+
+# Control characters (NUL above all: PostgreSQL text cannot hold it; C1 controls come from
+# header bytes read as Latin-1) and lone UTF-16 surrogates (not text at all: they cannot
+# be encoded as UTF-8, nor stored as jsonb).
+UNRECORDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_TEXT_CHARS = 256  # a model name, a session id or a client's name is far shorter
+
+
+def clean_text(value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """A caller's text as an event records it: at most `limit` characters, control
+    characters and lone surrogates replaced by U+FFFD. Applied where the text is
+    captured, so that nothing a request carries can make its event unrecordable (an
+    event refused by the log is a request never billed)."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        value = value[:limit]
+    if value.isprintable():  # the common case, checked in C
+        return value
+    return UNRECORDABLE.sub("\ufffd", value)
 
 
 @dataclass

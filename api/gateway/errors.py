@@ -59,7 +59,12 @@ def size(n: int) -> str:
     return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n // 2**10} KiB"
 
 
+MAX_ECHOED_CHARS = 100  # of a caller's value quoted back in a message
+
+
 def unknown_model(model: str) -> GatewayError:
+    if len(model) > MAX_ECHOED_CHARS:
+        model = model[: MAX_ECHOED_CHARS - 1] + "…"
     return GatewayError(
         404,
         f"The model '{model}' does not exist. GET /v1/models lists the models you may use.",

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from api.cache import replay
 from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
-from api.gateway.accounting import EventSink, RequestEvent
+from api.gateway.accounting import EventSink, RequestEvent, clean_text
 from api.gateway.bounds import Bound
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
@@ -39,8 +39,9 @@ CLAUDE_CODE_SESSION = re.compile(r"_session_([0-9A-Za-z-]{8,64})$")
 
 
 def bounded(session_id: str | None) -> str | None:
-    """A caller's session id as recorded: at most MAX_SESSION_ID characters, or none."""
-    return session_id[:MAX_SESSION_ID] if session_id else None
+    """A caller's session id as recorded: at most MAX_SESSION_ID characters, nothing
+    the event log could not hold (clean_text), or none."""
+    return clean_text(session_id, MAX_SESSION_ID) if session_id else None
 
 
 def tokens_in(chars: int) -> int:
@@ -184,10 +185,10 @@ class Gateway:
     def resolve_model(self, admission: Admission, requested) -> str:
         if not isinstance(requested, str) or not requested:
             raise errors.bad_request("'model' is required and must be a string.")
-        admission.model_requested = requested
+        admission.model_requested = clean_text(requested)
         model = self.config.canonical(requested)
         if model is None:
-            raise errors.unknown_model(requested)
+            raise errors.unknown_model(admission.model_requested)
         if model not in admission.principal.allowed_models:
             raise errors.model_not_allowed(model)
         admission.model = model
