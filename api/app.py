@@ -35,7 +35,7 @@ from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.fast_path import GatewayApp
-from api.gateway.metrics import Metrics, MetricsSink
+from api.gateway.metrics import Metrics, MetricsSink, may_scrape
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.service import Gateway
@@ -76,7 +76,8 @@ def create_app(
         if transport is None and settings.events_consumer == "in-process":
             consumer = InProcessConsumer(app_database_url)
     sink = events
-    metrics = Metrics()
+    metrics = Metrics(models=frozenset(config.deployments) | frozenset(config.settings.aliases))
+    metrics_token = load().metrics_token
     embedder_setting = (
         cache_embedder if cache_embedder is not None else os.environ.get("AIGW_CACHE_EMBEDDER", "")
     )
@@ -196,8 +197,27 @@ def create_app(
     app.include_router(anthropic_api.router)
     app.include_router(admin.router)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
-    async def prometheus_metrics() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (AIGW_METRICS_TOKEN as a bearer token, or from this host)",
+        responses={401: {"description": "No or a wrong metrics token"}},
+    )
+    async def prometheus_metrics(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        if not may_scrape(client, request.headers.get("authorization"), metrics_token):
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "authentication_error",
+                        "code": "metrics_token_required",
+                        "message": "Reading /metrics takes the metrics token: send "
+                        "'Authorization: Bearer <AIGW_METRICS_TOKEN>' (without one set, only "
+                        "this host may read them).",
+                    }
+                },
+                status_code=401,
+            )
         metrics.dependency_up.labels("redis").set(0 if app.state.redis_breaker.down else 1)
         if isinstance(sink, EventWriter):
             metrics.dependency_up.labels("postgres").set(0 if sink.database_down else 1)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     )
     events_queue: str = Field(default="aigw-events", alias="AIGW_EVENTS_QUEUE")
     secret_key: str | None = None
+    # The bearer token a Prometheus scraper presents on /metrics; unset: this host only.
+    metrics_token: str | None = Field(default=None, alias="AIGW_METRICS_TOKEN")
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
