@@ -24,8 +24,15 @@ OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005,
 
 
 OTHER = "other"
-ENDPOINTS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/models",
-                       "/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"})  # fmt: skip
+ENDPOINTS = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/anthropic/v1/messages",
+        "/anthropic/v1/messages/count_tokens",
+    }
+)
 ERROR_CODE = re.compile(r"[a-z_]{1,40}")  # the gateway's own codes look like this
 CACHE_OUTCOMES = frozenset({"hit-exact", "hit-semantic", "miss", "bypass"})
 
