@@ -45,6 +45,7 @@ from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 from jobs.event_consumer import InProcessConsumer
 
 HEALTH_TIMEOUT_SECONDS = 2.0
+DATABASE_CONNECT_TIMEOUT_S = 5.0
 DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 REDIS_TIMEOUT_S = 0.5
 
@@ -67,9 +68,9 @@ def create_app(
     `cache_embedder` to AIGW_CACHE_EMBEDDER or the local model. Single sign-on
     (/auth/oidc) is on when `oidc_settings` is given."""
     config = gateway_config or load_config()
+    settings = load()
     consumer = None
     if events is None:
-        settings = load()
         spool = spool_dir or settings.spool_dir or default_data_dir() / "spool"
         transport = events_transport(settings)
         events = EventWriter(app_database_url, spool, transport=transport)
@@ -77,14 +78,18 @@ def create_app(
             consumer = InProcessConsumer(app_database_url)
     sink = events
     metrics = Metrics(models=frozenset(config.deployments) | frozenset(config.settings.aliases))
-    metrics_token = load().metrics_token
+    metrics_token = settings.metrics_token
     embedder_setting = (
         cache_embedder if cache_embedder is not None else os.environ.get("AIGW_CACHE_EMBEDDER", "")
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await asyncpg.create_pool(app_database_url, min_size=1, max_size=20)
+        # A bounded connect: while the database is away, a request that needs it (a budget
+        # reservation) is refused in seconds, not after asyncpg's default minute.
+        app.state.pool = await asyncpg.create_pool(
+            app_database_url, min_size=1, max_size=20, timeout=DATABASE_CONNECT_TIMEOUT_S
+        )
         if isinstance(sink, EventWriter):
             await sink.start()
         if consumer is not None:
@@ -102,7 +107,9 @@ def create_app(
         # Sign-in traffic to the identity provider keeps to a small client of its own.
         sso_http = httpx.AsyncClient(timeout=httpx.Timeout(10)) if oidc_settings else None
         app.state.oidc = OidcProvider(oidc_settings, sso_http) if oidc_settings else None
-        authenticator = KeyAuthenticator(app.state.pool, app_database_url, tokens)
+        authenticator = KeyAuthenticator(
+            app.state.pool, app_database_url, tokens, stale_s=settings.auth_stale_s
+        )
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
             registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
@@ -156,7 +163,7 @@ def create_app(
         lifespan=lifespan,
     )
     # In the cloud every cookie is Secure, whatever Host header a proxy sends.
-    app.state.cloud = load().is_cloud
+    app.state.cloud = settings.is_cloud
 
     @app.exception_handler(asyncpg.PostgresError)
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:

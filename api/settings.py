@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     events_queue: str = Field(default="aigw-events", alias="AIGW_EVENTS_QUEUE")
     secret_key: str | None = None
+    # How long a principal cached before the database went away is still served while it
+    # is away (nobody can revoke a key meanwhile); teams with a budget fail closed anyway.
+    auth_stale_s: float = Field(default=300.0, alias="AIGW_AUTH_STALE_S", ge=0)
     # The bearer token a Prometheus scraper presents on /metrics; unset: this host only.
     metrics_token: str | None = Field(default=None, alias="AIGW_METRICS_TOKEN")
     oidc_issuer: str | None = None

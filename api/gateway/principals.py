@@ -5,8 +5,15 @@ The warm path does no database round trip: a resolved principal is kept until th
 database says something changed. Every function that changes what a key may do
 (revoking it, suspending its owner, changing a policy, …) sends NOTIFY aigw_principals
 at commit; each worker LISTENs and drops its cache, so a revoked key stops working on
-every worker within milliseconds. If the listening connection is lost, entries expire
-after one second instead, until it is back.
+every worker within milliseconds. If the listening connection is lost, entries are
+looked up again after one second instead, until it is back.
+
+If the database itself is away, that lookup fails. Nobody can revoke a key while it is
+away either, so a principal cached before it went is still served, for at most
+`stale_s` (AIGW_AUTH_STALE_S, default 5 minutes) after the listening connection was
+lost: teams without a budget keep working through an outage. Teams with a budget still
+fail closed, at their reservation (money is never spent unaccounted); a key never seen
+before cannot be checked and is refused.
 """
 
 import asyncio
@@ -28,7 +35,20 @@ log = logging.getLogger("aigw.gateway.principals")
 CHANNEL = "aigw_principals"
 TTL_LISTENING_S = 300.0  # a safety net; invalidation normally comes by NOTIFY
 TTL_NOT_LISTENING_S = 1.0
+STALE_S = 300.0  # the default of AIGW_AUTH_STALE_S
+LOOKUP_TIMEOUT_S = 2.0  # a lookup while not listening: the database may be away
+RETRY_DATABASE_S = 1.0  # after a failed lookup, serve what is cached before trying again
 CACHE_MAX = 100_000
+# The database cannot answer (as opposed to answering no): unreachable, connection lost,
+# shutting down or out of connections.
+DATABASE_AWAY = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
 
 
 class AuthError(Exception):
@@ -86,11 +106,23 @@ def presented_key(authorization: str | None, x_api_key: str | None) -> str | Non
 class KeyAuthenticator:
     """API keys, and identity tokens when a TokenVerifier is configured."""
 
-    def __init__(self, pool: asyncpg.Pool, app_url: str, tokens: TokenVerifier | None = None):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        app_url: str,
+        tokens: TokenVerifier | None = None,
+        *,
+        stale_s: float = STALE_S,
+        clock=time.monotonic,
+    ):
         self.pool = pool
         self.app_url = app_url
         self.tokens = tokens
+        self.stale_s = stale_s
+        self.clock = clock
         self._cache: dict[object, tuple[Principal, float]] = {}
+        self._lost_at: float | None = None  # when the listening connection was lost
+        self._database_away_until = 0.0
         # Bumped whenever the cache is cleared: a lookup that started before a change
         # must not put its (possibly stale) answer back into the cache.
         self._generation = 0
@@ -120,7 +152,7 @@ class KeyAuthenticator:
                 self._listener.add_termination_listener(lambda _: self._lost())
                 await self._listener.add_listener(CHANNEL, lambda *_: self.invalidate())
                 self.invalidate()  # anything may have changed while we were not listening
-                self._listening = True
+                self._listening, self._lost_at = True, None
                 while not self._listener.is_closed():
                     await asyncio.sleep(1)
             except asyncio.CancelledError:
@@ -131,6 +163,8 @@ class KeyAuthenticator:
             await asyncio.sleep(1)
 
     def _lost(self) -> None:
+        if self._listening or self._lost_at is None:
+            self._lost_at = self.clock()
         self._listening = False
 
     def invalidate(self) -> None:
@@ -172,16 +206,31 @@ class KeyAuthenticator:
     def _fresh(self, cache_key) -> Principal | None:
         cached = self._cache.get(cache_key)
         ttl = TTL_LISTENING_S if self._listening else TTL_NOT_LISTENING_S
-        if cached and time.monotonic() - cached[1] < ttl:
+        if cached and self.clock() - cached[1] < ttl:
             return cached[0]
         return None
+
+    def _stale(self, cache_key) -> Principal | None:
+        """A principal cached before the database went away, within the stale window."""
+        cached = self._cache.get(cache_key)
+        if cached is None or self._listening or self._lost_at is None:
+            return None
+        return cached[0] if self.clock() - self._lost_at < self.stale_s else None
 
     async def _cached(self, cache_key, query: str, *args) -> Principal:
         if (principal := self._fresh(cache_key)) is not None:
             return principal
-        now = time.monotonic()
+        if self.clock() < self._database_away_until and (stale := self._stale(cache_key)):
+            return stale
+        now = self.clock()
         generation = self._generation
-        principal = await self._lookup(query, *args)
+        try:
+            principal = await asyncio.wait_for(self._lookup(query, *args), LOOKUP_TIMEOUT_S)
+        except DATABASE_AWAY:
+            if (stale := self._stale(cache_key)) is None:
+                raise
+            self._database_away_until = self.clock() + RETRY_DATABASE_S
+            return stale
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
         if generation == self._generation:

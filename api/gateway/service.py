@@ -176,7 +176,7 @@ class Gateway:
             if exc.status == 400:
                 raise errors.bad_request(exc.message) from None
             raise errors.unauthenticated(exc.message, exc.code) from None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             # A key not yet cached cannot be checked: refuse rather than guess.
             log.error("authentication unavailable: %s", type(exc).__name__)
             raise errors.dependency_unavailable("authentication") from None
