@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 import time
+from decimal import Decimal
 
 import aiohttp
 import anthropic
@@ -723,3 +724,36 @@ def test_parameters_out_of_the_providers_ranges_are_400_in_dialect(gateway, wire
     assert ("code" in error) == (wire == "openai")
     assert gateway.mock.requests == 0
     assert gateway.operator("select count(*) from policy.budget_reservations") == [(0,)]
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+def test_a_stream_cut_short_is_charged_for_what_it_produced_in_either_dialect(gateway, wire):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    # 800 characters in 20 chunks of 40, 0.2 s apart: the client leaves after 120.
+    gateway.mock.fill_output, gateway.mock.chunks, gateway.mock.chunk_delay_s = True, 20, 0.2
+    time.sleep(0.2)
+    if wire == "openai":
+        url, headers = (
+            f"{gateway.url}/v1/chat/completions",
+            {"authorization": f"Bearer {gateway.key}"},
+        )
+    else:
+        url, headers = f"{gateway.url}/anthropic/v1/messages", {"x-api-key": gateway.key}
+    body = {"model": "claude-haiku-4-5", "messages": HELLO, "max_tokens": 200, "stream": True}
+    received = 0
+    with httpx.stream("POST", url, json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            data = json.loads(line[5:]) if line.startswith("data: {") else {}
+            delta = (data.get("choices") or [{}])[0].get("delta") or data.get("delta") or {}
+            received += len(delta.get("content") or delta.get("text") or "")
+            if received >= 100:
+                break  # hang up mid-answer
+    event = wait_for_events(gateway, 1, timeout=10)[-1]
+    assert event.client_disconnected and event.status == 200
+    # What was produced: the 120 characters received, and a chunk or two more in flight.
+    assert received == 120
+    assert 30 <= event.output_tokens <= 60, event.output_tokens
+    ((spent, reserved),) = gateway.operator(
+        "select spent_usd, reserved_usd from api.list_budgets()"
+    )
+    assert reserved == 0 and spent >= Decimal(event.output_tokens) * 5 / 10**6  # haiku: $5/M out

@@ -128,11 +128,15 @@ def read_event(data: dict, usage: Usage) -> tuple[int, bool, bool]:
     """How an Anthropic-format stream is read: usage from message_start / message_delta,
     text from content_block_delta, the end from message_stop."""
     usage_of(data, usage)
-    delta = data.get("delta") if data.get("type") == "content_block_delta" else None
     produced = 0
-    if isinstance(delta, dict):
-        text = delta.get("text") or delta.get("partial_json") or ""
-        produced = len(text) if isinstance(text, str) else 0
+    if data.get("type") == "content_block_delta" and isinstance(delta := data.get("delta"), dict):
+        for name in ("text", "partial_json", "thinking"):  # text, tool input, thinking
+            if isinstance(text := delta.get(name), str):
+                produced += len(text)
+    elif data.get("type") == "content_block_start":
+        block = data.get("content_block")
+        name = block.get("name") if isinstance(block, dict) else None
+        produced += len(name) if isinstance(name, str) else 0  # a tool call's name
     return produced, data.get("type") == "message_stop", True
 
 

@@ -160,12 +160,28 @@ def stream_reader(wants_usage: bool):
         produced = 0
         for choice in choices(data):
             delta = choice.get("delta")
-            content = delta.get("content") if isinstance(delta, dict) else None
-            produced += len(content) if isinstance(content, str) else 0
+            if isinstance(delta, dict):
+                produced += produced_chars(delta)
         forward = wants_usage or not (data.get("usage") and not data.get("choices"))
         return produced, False, forward
 
     return read
+
+
+def produced_chars(delta: dict) -> int:
+    """The characters a stream's delta produced: text, reasoning, tool-call arguments."""
+    chars = 0
+    for name in ("content", "reasoning_content", "refusal"):
+        if isinstance(text := delta.get(name), str):
+            chars += len(text)
+    calls = delta.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            for name in ("name", "arguments"):
+                if isinstance(text := function.get(name), str):
+                    chars += len(text)
+    return chars
 
 
 @router.post(

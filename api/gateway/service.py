@@ -418,12 +418,15 @@ class Gateway:
         completed: bool = False,
         first_byte_ms: float | None = None,
     ) -> None:
-        """Close the provider's stream and settle what was produced; a stream that ended
-        before its usage arrived is charged from the text it carried."""
+        """Close the provider's stream and settle what was produced. The provider's count
+        is final only once its stream completed (Anthropic's message_start already says
+        1 output token): a stream cut short, or one that never said, is charged at least
+        for the text, tool arguments and thinking it carried, the same way in both
+        dialects."""
         if hasattr(upstream, "aclose"):
             await upstream.aclose()
-        if not usage.output_tokens and produced_chars:
-            usage.output_tokens = max(1, produced_chars // 4)
+        if produced_chars and (not completed or not usage.output_tokens):
+            usage.output_tokens = max(usage.output_tokens, tokens_in(produced_chars))
         if not usage.input_tokens:
             usage.input_tokens = admission.input_estimate
         self.finish(
