@@ -92,7 +92,7 @@ class Metrics:
 
     def observe(self, e: RequestEvent) -> None:
         model = e.model_served or e.model_requested or ""
-        model = model if model in self.models else OTHER
+        model = model if not model or model in self.models else OTHER  # "": none asked for
         endpoint = e.endpoint if e.endpoint in ENDPOINTS else OTHER
         child = self._child
         child(self.requests, endpoint, str(e.status), model).inc()

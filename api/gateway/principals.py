@@ -224,8 +224,13 @@ class KeyAuthenticator:
             return stale
         now = self.clock()
         generation = self._generation
+        lookup = self._lookup(query, *args)
         try:
-            principal = await asyncio.wait_for(self._lookup(query, *args), LOOKUP_TIMEOUT_S)
+            # Not listening, the database may be away: wait for it briefly, not for a TCP
+            # timeout (listening, it answers; a burst of lookups may queue for the pool).
+            principal = await (
+                lookup if self._listening else asyncio.wait_for(lookup, LOOKUP_TIMEOUT_S)
+            )
         except DATABASE_AWAY:
             if (stale := self._stale(cache_key)) is None:
                 raise
