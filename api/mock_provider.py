@@ -23,9 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from api import json_input
+from api import json_input, mock_model
 from api.gateway import validation
 from api.gateway.errors import GatewayError
+from api.schema_instance import Unsatisfiable
 
 MOCK_HEADER = {"x-mock-provider": "true"}
 EMBEDDING_DIMENSIONS = 64
@@ -117,18 +118,6 @@ def count_tokens(value, media: dict[str, int] | None = None) -> int:
     return count_tokens(str(value))
 
 
-def answer_text(model: str, messages: list, system=None) -> str:
-    """Deterministic text naming the model and quoting the start of the last message."""
-    last = messages[-1].get("content") if messages else ""
-    if isinstance(last, list):
-        last = " ".join(p.get("text", "") for p in last if isinstance(p, dict))
-    digest = hashlib.sha256(
-        json.dumps([model, messages, system], sort_keys=True, default=str).encode()
-    ).hexdigest()[:8]
-    quoted = (last or "").strip().replace("\n", " ")[:60]
-    return f"[mock {model}] You said: {quoted} (answer {digest})"
-
-
 def split_chunks(text: str, n: int) -> list[str]:
     size = max(1, math.ceil(len(text) / max(1, n)))
     return [text[i : i + size] for i in range(0, len(text), size)]
@@ -207,28 +196,24 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         choices = body.get("n") or 1
         created = int(time.time())
         completion_id = "chatcmpl-mock-" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
-        tools = body.get("tools") or []
-        if tools and body.get("tool_choice") != "none":
-            name = tools[0].get("function", {}).get("name", "tool")
-            arguments = json.dumps({"mock": True})
+        turn = mock_model.openai_turn(body)
+        if turn.tool_name:
+            arguments = json.dumps(turn.tool_input)
             message = {
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
                     {
-                        "id": "call_mock_1",
+                        "id": turn.tool_id,
                         "type": "function",
-                        "function": {"name": name, "arguments": arguments},
+                        "function": {"name": turn.tool_name, "arguments": arguments},
                     }
                 ],
             }
             finish, text = "tool_calls", arguments
             completion_tokens = count_tokens(text)
         else:
-            text = answer_text(model, messages)
-            if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
-                text = json.dumps({"mock": True, "answer": text})
-            text, completion_tokens, cut = state.output(text, limit)
+            text, completion_tokens, cut = state.output(turn.text, limit)
             message = {"role": "assistant", "content": text}
             finish = "length" if cut else "stop"
         completion_tokens *= choices
@@ -300,6 +285,8 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         body = await body_of(request)
         if isinstance(body, Response):
             return body
+        if "embed" not in body["model"]:  # as a provider answers a chat model's name
+            return error(request, 400, f"{body['model']} is not an embedding model")
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
         if not inputs or not all(isinstance(i, str) for i in inputs):
@@ -341,20 +328,18 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
         billed_limit = max(body["max_tokens"], thinking.get("budget_tokens") or 0)
         message_id = "msg_mock_" + hashlib.sha256(repr(body).encode()).hexdigest()[:12]
-        tools = body.get("tools") or []
-        if tools and (body.get("tool_choice") or {}).get("type") != "none":
+        turn = mock_model.anthropic_turn(body)
+        if turn.tool_name:
             block = {
                 "type": "tool_use",
-                "id": "toolu_mock_1",
-                "name": tools[0].get("name", "tool"),
-                "input": {"mock": True},
+                "id": turn.tool_id,
+                "name": turn.tool_name,
+                "input": turn.tool_input,
             }
             stop_reason, text = "tool_use", json.dumps(block["input"])
             output_tokens = count_tokens(text)
         else:
-            text, output_tokens, cut = state.output(
-                answer_text(model, turns, system), body["max_tokens"], billed_limit
-            )
+            text, output_tokens, cut = state.output(turn.text, body["max_tokens"], billed_limit)
             block = {"type": "text", "text": text}
             stop_reason = "max_tokens" if cut else "end_turn"
         # Anthropic's input_tokens leave out what was read from the prompt cache.
@@ -468,6 +453,8 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
                 return await handler(request)
             except GatewayError as exc:  # the structure checks the gateway makes too
                 return error(request, 400, exc.message)
+            except Unsatisfiable as exc:
+                return error(request, 400, f"cannot produce JSON for this schema: {exc}")
             except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
                 return error(request, 400, f"invalid request: {type(exc).__name__}: {exc}")
 

@@ -272,7 +272,7 @@ def test_anthropic_sdk_whole_and_streamed_hits_with_tool_use(gateway):
     params = {
         "model": "claude-sonnet-4-6",
         "max_tokens": 100,
-        "messages": [{"role": "user", "content": "What is the weather? use the tool"}],
+        "messages": [{"role": "user", "content": "What is the weather? Use the get_weather tool"}],
         "tools": [{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}],
     }
     first = client.messages.create(**params)
@@ -379,12 +379,12 @@ async def test_the_provider_embedder_goes_through_the_router(mock_upstream):
     mock_url, state = mock_upstream
     config = load_config(env={}, mock_provider_url=mock_url)
     async with upstream_session() as http:
-        embedder = ProviderEmbedder("gpt-4o", Upstream(config, http))
+        embedder = ProviderEmbedder("text-embedding-3-small", Upstream(config, http))
         first = await embedder.embed("Summarise this quarter.")
         again = await embedder.embed("Summarise this quarter.")
         other = await embedder.embed("Something else entirely.")
     assert len(first) == DIMENSIONS
     assert sum(x * x for x in first) == pytest.approx(1, abs=1e-5)
     assert first == again != other
-    assert embedder.name == "provider:gpt-4o"
+    assert embedder.name == "provider:text-embedding-3-small"
     assert state.by_path.get("/embeddings", 0) + state.by_path.get("/v1/embeddings", 0) == 3

@@ -27,6 +27,7 @@ TOOL_OPENAI = {
 }
 TOOL_ANTHROPIC = {"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}
 HELLO = [{"role": "user", "content": "Hello there"}]
+WEATHER = [{"role": "user", "content": "Use get_weather: Oslo"}]  # the mock calls the tool
 
 
 def oa(gw, key=None, **kw) -> openai.OpenAI:
@@ -73,10 +74,10 @@ def test_openai_sdk_chat_plain_and_streaming(gateway):
 async def test_openai_async_sdk_tools_and_embeddings(gateway):
     client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=gateway.key, max_retries=0)
     response = await client.chat.completions.create(
-        model="gpt-4o-mini", messages=HELLO, tools=[TOOL_OPENAI]
+        model="gpt-4o-mini", messages=WEATHER, tools=[TOOL_OPENAI]
     )
     assert response.choices[0].message.tool_calls[0].function.name == "get_weather"
-    embedded = await client.embeddings.create(model="gpt-4o", input=["a", "b"])
+    embedded = await client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
     assert len(embedded.data) == 2 and embedded.usage.prompt_tokens > 0
     await client.close()
     events = wait_for_events(gateway, 2)
@@ -98,7 +99,7 @@ def test_anthropic_sdk_messages_streaming_tools_and_count_tokens(gateway):
     assert text == message.content[0].text
     assert final.usage.output_tokens == message.usage.output_tokens
     tool = client.messages.create(
-        model="claude-haiku-4-5", max_tokens=64, tools=[TOOL_ANTHROPIC], messages=HELLO
+        model="claude-haiku-4-5", max_tokens=64, tools=[TOOL_ANTHROPIC], messages=WEATHER
     )
     assert tool.stop_reason == "tool_use"
     counted = client.messages.count_tokens(model="claude-sonnet-4-6", messages=HELLO)
@@ -153,7 +154,7 @@ def test_aliases_resolve_to_the_canonical_model(gateway):
 
 def test_models_lists_what_the_team_may_use_and_says_it_is_mock(gateway):
     listed = oa(gateway).models.list()
-    assert len(listed.data) == 12
+    assert len(listed.data) == 13  # the spec's twelve and an embedding model
     assert all(m.owned_by == "aigw-mock-provider" for m in listed.data)
     gateway.operator("select api.set_team_policy('t1', array['gpt-4o', 'claude-haiku-4-5'])")
     time.sleep(0.2)  # the policy change reaches the gateway by NOTIFY
@@ -293,7 +294,7 @@ def test_rate_limits_answer_429_with_retry_after_and_ratelimit_headers(gateway):
     assert first.headers["x-ratelimit-remaining-requests"] == "1"
     client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True).close()
     with pytest.raises(openai.RateLimitError) as limited:
-        client.embeddings.create(model="gpt-4o", input="x")  # every endpoint counts
+        client.embeddings.create(model="text-embedding-3-small", input="x")  # every endpoint counts
     assert limited.value.body["code"] == "rate_limit_exceeded"
     assert 1 <= int(limited.value.response.headers["retry-after"]) <= 60
     with pytest.raises(anthropic.RateLimitError):

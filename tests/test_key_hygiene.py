@@ -40,7 +40,7 @@ async def test_keys_appear_nowhere(gateway, redis_url, caplog, tmp_path):
     for _ in range(2):  # a miss, then a cache hit
         client.chat.completions.create(model="gpt-4o", messages=messages, temperature=0)
     list(client.chat.completions.create(model="gpt-4o", messages=messages, stream=True))
-    client.embeddings.create(model="gpt-4o", input="x")
+    client.embeddings.create(model="text-embedding-3-small", input="x")
     anthropic.Anthropic(
         base_url=f"{gateway.url}/anthropic", api_key=key, max_retries=0
     ).messages.create(model="claude-sonnet-4-6", max_tokens=20, messages=messages)

@@ -11,7 +11,6 @@ which model) is still the provider's to say.
 from api.gateway import errors
 
 OPENAI_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-ANTHROPIC_ROLES = frozenset({"user", "assistant"})
 
 
 def openai_messages(messages) -> None:
@@ -32,15 +31,17 @@ def openai_messages(messages) -> None:
 
 
 def anthropic_messages(messages, system=None) -> None:
-    """`messages` (and `system`) of an Anthropic-format request: objects with role user
-    or assistant and a content that is text or a list of typed blocks."""
+    """`messages` (and `system`) of an Anthropic-format request: objects with a role and
+    a content that is text or a list of typed blocks. Which roles may appear where is
+    the provider's to say: Anthropic's API grows them (Claude Code sends `system` turns
+    between the others under a beta)."""
     if not isinstance(messages, list) or not messages:
         raise errors.bad_request("messages: must be a non-empty array.")
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise errors.bad_request(f"messages.{i}: must be an object.")
-        if message.get("role") not in ANTHROPIC_ROLES:
-            raise errors.bad_request(f"messages.{i}.role: must be 'user' or 'assistant'.")
+        if not isinstance(message.get("role"), str) or not message["role"]:
+            raise errors.bad_request(f"messages.{i}.role: must be a string such as 'user'.")
         content = message.get("content")
         if not isinstance(content, str):
             parts(content, f"messages.{i}.content", ".{}")
