@@ -94,7 +94,9 @@ async def test_openai_async_tool_call(mock_url):
 
 
 def test_openai_embeddings(mock_url):
-    result = openai_client(mock_url).embeddings.create(model="text-embedding-3-small", input=["a", "b", "a"])
+    result = openai_client(mock_url).embeddings.create(
+        model="text-embedding-3-small", input=["a", "b", "a"]
+    )
     vectors = [d.embedding for d in result.data]
     assert len(vectors) == 3 and len(vectors[0]) == 64
     assert vectors[0] == vectors[2] != vectors[1]
