@@ -562,10 +562,7 @@ begin
     if p_issuer is null or p_subject is null or btrim(p_subject) = '' then
         raise exception 'the identity provider sent no subject' using errcode = 'AIG06';
     end if;
-    select us.* into u from iam.users us where us.oidc_subject = p_subject;
-    if found and u.oidc_issuer is distinct from p_issuer then
-        raise exception 'this identity belongs to another identity provider' using errcode = 'AIG03';
-    end if;
+    select us.* into u from iam.users us where us.id = iam.sso_user(p_issuer, p_subject);
     if not found and p_email is not null then
         select us.* into u from iam.users us where us.email = lower(btrim(p_email));
         if found then

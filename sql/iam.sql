@@ -1022,11 +1022,35 @@ comment on function api.authenticate_key(bytea) is
     'may call, team and key limits); '
     'AIG01 for an unknown key, AIG02 for a revoked, expired or disabled one.';
 
+-- The user an identity provider's subject (Entra ID's oid, else sub) is linked to, or
+-- null. Subjects are unique across issuers (iam.users.oidc_subject), so the same subject
+-- from another issuer is someone else, refused rather than taken for the linked user.
+-- Both ways in by identity resolve users here: single sign-on (api.sso_sign_in) and the
+-- gateway's identity tokens (api.authenticate_user_token).
+create or replace function iam.sso_user(p_issuer text, p_subject text) returns uuid
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    u record;
+begin
+    select us.id, us.oidc_issuer into u from iam.users us where us.oidc_subject = p_subject;
+    if found and u.oidc_issuer is distinct from p_issuer then
+        raise exception 'this identity belongs to another identity provider' using errcode = 'AIG03';
+    end if;
+    return u.id;
+end
+$$;
+
 -- A signed-in user calling the gateway with an identity token (Entra ID): the service
--- has verified the token's signature, issuer, audience and expiry; this maps its subject
--- (oid) or email to a user and the team they act in, with the same principal shape as
--- a key (no key id, the user as owner).
-create function api.authenticate_user_token(p_subject text, p_email text, p_team text default null)
+-- has verified the token's signature, issuer, audience and expiry; this maps its issuer
+-- and subject to the user they are linked to and the team they act in, with the same
+-- principal shape as a key (no key id, the user as owner).
+-- Only an identity already linked is served. The token's email is never looked at: an
+-- account found by its email is linked by taking it over (api.sso_sign_in ends its
+-- password, sessions and personal keys), which is for the interactive sign-in to do,
+-- where the user sees it happen, not a side effect of a model call.
+create function api.authenticate_user_token(p_issuer text, p_subject text, p_team text default null)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
@@ -1042,13 +1066,11 @@ declare
     v_teams integer;
 begin
     select us.id, us.status into u from iam.users us
-     where (p_subject is not null and us.oidc_subject = p_subject)
-        or (p_email is not null and us.email = lower(p_email))
-     order by (us.oidc_subject = p_subject) desc nulls last
-     limit 1;
+     where us.id = iam.sso_user(p_issuer, p_subject);
     if not found then
-        raise exception 'no user for this identity' using errcode = 'AIG01',
-            hint = 'Sign in to the portal once, or ask an admin for an invitation.';
+        raise exception 'no account is linked to this identity' using errcode = 'AIG01',
+            hint = 'Sign in to the portal once with single sign-on (/auth/oidc/login): that links '
+                   'this identity to your account, and its tokens are accepted from then on.';
     elsif u.status <> 'active' then
         raise exception 'user is suspended' using errcode = 'AIG02';
     end if;
@@ -1082,9 +1104,9 @@ begin
 end
 $$;
 comment on function api.authenticate_user_token(text, text, text) is
-    'Map a verified identity token (subject, email) and an optional team name to a '
-    'principal; AIG01 unknown user, AIG02 suspended, AIG03 viewer or not a member, '
-    'AIG06 ambiguous team.';
+    'Map a verified identity token (issuer, subject: oid or sub) and an optional team name '
+    'to the principal of the user linked to it; AIG01 no linked user, AIG02 suspended, '
+    'AIG03 subject of another issuer, viewer or not a member, AIG06 ambiguous team.';
 
 -- Passwords are hashed with argon2 by the service; only the hash reaches the database.
 create function api.set_user_password(

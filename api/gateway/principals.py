@@ -151,10 +151,10 @@ class KeyAuthenticator:
             except TokenError as exc:
                 raise AuthError(str(exc).capitalize() + ".", "invalid_token") from None
             return await self._cached(
-                ("token", identity.subject, identity.email, team),
+                ("token", identity.issuer, identity.subject, team),
                 "select * from api.authenticate_user_token($1, $2, $3)",
+                identity.issuer,
                 identity.subject,
-                identity.email,
                 team,
             )
         # The cache is keyed by a BLAKE2b digest of the key: no key is kept in memory, and
@@ -193,7 +193,7 @@ class KeyAuthenticator:
             async with principal_transaction(self.pool, None) as conn:
                 row = await conn.fetchrow(query, *args)
         except asyncpg.PostgresError as exc:
-            message = str(exc).rstrip(".") + "."
+            message = str(exc).rstrip(".") + "." + (f" {exc.hint}" if exc.hint else "")
             if exc.sqlstate == "AIG01":
                 raise AuthError("Invalid API key." if "key" in str(exc) else message) from None
             if exc.sqlstate == "AIG02":
