@@ -428,6 +428,14 @@ def keys_create(
     expires_in_days: Annotated[
         int | None, typer.Option(help="Expire the key after this many days.", min=1)
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="What the key may call: inference (chat completions, Anthropic messages, "
+            "count_tokens) or embeddings; repeat for both. Default: both.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue a key for a team. The key is printed once and stored only as a digest."""
@@ -435,8 +443,8 @@ def keys_create(
     with database(data_dir) as urls:
         rows = call(
             urls.admin,
-            "select id, key from api.issue_key(%s, %s, null, %s)",
-            (team, name, expires_at),
+            "select id, key from api.issue_key(%s, %s, null, %s, %s)",
+            (team, name, expires_at, scope),
         )
     key_id, key = rows[0]
     err_console.print(f"[green]✓[/] Key {key_id} issued for team {team}. It is shown only once:")
@@ -452,11 +460,12 @@ def keys_list(
     with database(data_dir) as urls:
         rows = call(
             urls.admin,
-            "select id, prefix, name, team, coalesce(owner_email, service_account), status, "
-            "expires_at, last_used_at from api.list_keys(%s)",
+            "select id, prefix, name, team, coalesce(owner_email, service_account), "
+            "array_to_string(scopes, ', '), status, expires_at, last_used_at "
+            "from api.list_keys(%s)",
             (team,),
         )
-    columns = ["id", "prefix", "name", "team", "owner", "status", "expires", "last used"]
+    columns = ["id", "prefix", "name", "team", "owner", "scopes", "status", "expires", "last used"]
     show("API keys", columns, rows)
 
 

@@ -812,12 +812,24 @@ $$;
 comment on function api.set_service_account_status(uuid, text) is
     'Suspend, reactivate or revoke a service account; its keys stop working with it.';
 
+-- The scopes a key may hold, each what the gateway lets it call (Gateway.authorize in
+-- api/gateway/service.py): inference (chat completions, Anthropic messages and
+-- count_tokens), embeddings (/v1/embeddings); GET /v1/models takes either. There is no
+-- admin scope: the admin API takes signed-in sessions, never keys.
+create or replace function iam.key_scopes() returns text[]
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select array['inference', 'embeddings']
+$$;
+grant execute on function iam.key_scopes() to aigw_internal;
+
 create function api.issue_key(
     p_team text,
     p_name text,
     p_service_account_id uuid default null,
     p_expires_at timestamptz default null,
-    p_scopes text[] default array['inference']
+    p_scopes text[] default null
 ) returns table (id uuid, key text, prefix text)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -827,21 +839,22 @@ declare
     v_team uuid;
     v_key text := iam.new_api_key();
     v_owner uuid;
+    v_scopes text[];
 begin
     perform iam.require_authenticated();
     v_team := iam.team_id(p_team);
     if p_expires_at is not null and p_expires_at <= now() then
         raise exception 'expiry % is in the past', p_expires_at using errcode = 'AIG06';
     end if;
-    if p_scopes is null or cardinality(p_scopes) = 0
-       or not p_scopes <@ array['inference', 'admin'] then
-        raise exception 'unknown scopes %', p_scopes using errcode = 'AIG06',
-            hint = 'Scopes: inference, admin.';
+    if cardinality(p_scopes) = 0 or not p_scopes <@ iam.key_scopes() then
+        raise exception 'invalid key scopes %', p_scopes using errcode = 'AIG06',
+            hint = 'A key''s scopes: inference (chat completions, Anthropic messages, '
+                   'count_tokens), embeddings (/v1/embeddings); none named: both. The admin '
+                   'API takes a signed-in session, never a key.';
     end if;
-    if 'admin' = any (p_scopes) and not (v_team = any (iam.managed_team_ids())) then
-        raise exception 'only the team''s admins may issue keys with the admin scope'
-            using errcode = 'AIG03';
-    end if;
+    -- Every scope unless fewer are named; each once, in iam.key_scopes()'s order.
+    v_scopes := array(select s from unnest(iam.key_scopes()) with ordinality as k (s, n)
+                       where p_scopes is null or s = any (p_scopes) order by n);
     if p_service_account_id is not null then
         if not exists (select 1 from iam.service_accounts s
                        where s.id = p_service_account_id and s.team_id = v_team
@@ -856,7 +869,7 @@ begin
     insert into iam.api_keys (digest, prefix, name, team_id, owner_user_id, service_account_id,
                               scopes, expires_at, created_by)
     values (iam.key_digest(v_key), left(v_key, 12), p_name, v_team, v_owner, p_service_account_id,
-            p_scopes, p_expires_at, iam.active_user_id())
+            v_scopes, p_expires_at, iam.active_user_id())
     returning api_keys.id into id;
     key := v_key;
     prefix := left(v_key, 12);
@@ -871,7 +884,8 @@ end
 $$;
 comment on function api.issue_key(text, text, uuid, timestamptz, text[]) is
     'Issue an sk-aigw- key for a team; the plaintext is returned once and stored only as a '
-    'SHA-256 digest. Example: select * from api.issue_key(''demo'', ''ci-bot'');';
+    'SHA-256 digest. Scopes: inference, embeddings (null: both). '
+    'Example: select * from api.issue_key(''demo'', ''ci-bot'', p_scopes => ''{inference}'');';
 
 create function api.list_keys(p_team text default null)
 returns table (id uuid, prefix text, name text, team text, owner_email text,
@@ -1045,7 +1059,7 @@ $$;
 -- A signed-in user calling the gateway with an identity token (Entra ID): the service
 -- has verified the token's signature, issuer, audience and expiry; this maps its issuer
 -- and subject to the user they are linked to and the team they act in, with the same
--- principal shape as a key (no key id, the user as owner).
+-- principal shape as a key (no key id, the user as owner, every key scope).
 -- Only an identity already linked is served. The token's email is never looked at: an
 -- account found by its email is linked by taking it over (api.sso_sign_in ends its
 -- password, sessions and personal keys), which is for the interactive sign-in to do,
@@ -1091,7 +1105,7 @@ begin
     end if;
     return query
         select null::uuid, null::text, t.id, t.name, t.area_id, u.id, null::uuid,
-               array['inference'],
+               iam.key_scopes(),
                array(select md.name from policy.models md
                       where md.enabled and (p.allowed_models is null or md.name = any (p.allowed_models))
                       order by md.name),

@@ -104,6 +104,8 @@ def test_a_valid_token_is_served_as_its_user_in_their_team(token_gateway):
         model="gpt-4o", messages=HELLO
     )
     assert response.choices[0].message.content.startswith("[mock gpt-4o]")
+    # a signed-in user holds every scope a key may have
+    assert client(url, token(issuer_url, key)).embeddings.create(model="gpt-4o", input="a").data
     # The user's own budget in the team is reserved and settled like a key's.
     operator_call(db.admin, "select api.set_budget('t1', 'month', 1, null, %s)", (user_id,))
     time.sleep(0.2)

@@ -49,7 +49,7 @@ class Principal:
     team_name: str
     owner_user_id: str | None
     service_account_id: str | None
-    scopes: tuple[str, ...]
+    scopes: frozenset[str]  # of keys.SCOPES only: anything else grants nothing
     allowed_models: frozenset[str]
     team_rpm_limit: int | None
     team_tpm_limit: int | None
@@ -212,7 +212,7 @@ class KeyAuthenticator:
             service_account_id=(
                 str(row["service_account_id"]) if row["service_account_id"] else None
             ),
-            scopes=tuple(row["scopes"]),
+            scopes=frozenset(row["scopes"]) & keys.SCOPES,
             allowed_models=frozenset(row["allowed_models"]),
             team_rpm_limit=row["team_rpm_limit"],
             team_tpm_limit=row["team_tpm_limit"],
