@@ -518,7 +518,8 @@ def users_suspend(
     email: Annotated[str, typer.Argument(help="The user's email.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Suspend a user: their sessions and keys stop working at once."""
+    """Suspend a user: their sessions end and their personal keys are revoked at once
+    (reactivating them brings back neither)."""
     _set_user_status(email, "suspended", data_dir)
 
 
@@ -527,7 +528,7 @@ def users_activate(
     email: Annotated[str, typer.Argument(help="The user's email.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Reactivate a suspended user."""
+    """Reactivate a suspended user (they sign in again and issue new keys)."""
     _set_user_status(email, "active", data_dir)
 
 

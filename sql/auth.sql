@@ -582,15 +582,10 @@ begin
                                  must_change_password = false
              where id = u.id;
             delete from iam.user_credentials where user_id = u.id;
-            update iam.sessions set revoked_at = now() where user_id = u.id and revoked_at is null;
-            get diagnostics v_sessions = row_count;
-            update iam.api_keys set status = 'revoked', revoked_at = now()
-             where owner_user_id = u.id and status = 'active';
-            get diagnostics v_keys = row_count;
+            select e.sessions, e.keys into v_sessions, v_keys from iam.end_sessions_and_keys(u.id) e;
             perform audit.record('auth.sso_linked', 'iam.users', u.id::text,
                                  jsonb_build_object('issuer', p_issuer, 'sessions_ended', v_sessions,
                                                     'personal_keys_revoked', v_keys));
-            perform iam.principals_changed();
         end if;
     end if;
     if u.id is null then

@@ -601,6 +601,28 @@ $$;
 comment on function api.list_users() is
     'Users the caller may see (platform admins: all; team admins: their members; others: self).';
 
+-- Ends a user's sessions and revokes their personal keys (theirs as owner_user_id: not
+-- their team's keys nor its service accounts'): what suspending the user and a single
+-- sign-on taking the account over both do, so that nothing made before comes back with
+-- the account. Runs with its caller's rights, in an api.* function that has decided who
+-- may do this.
+create or replace function iam.end_sessions_and_keys(
+    p_user_id uuid, out sessions integer, out keys integer
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    update iam.sessions set revoked_at = now() where user_id = p_user_id and revoked_at is null;
+    get diagnostics sessions = row_count;
+    update iam.api_keys set status = 'revoked', revoked_at = now()
+     where owner_user_id = p_user_id and status = 'active';
+    get diagnostics keys = row_count;
+    perform iam.principals_changed();
+end
+$$;
+grant execute on function iam.end_sessions_and_keys(uuid) to aigw_internal;
+
 create function api.set_user_status(p_user_id uuid, p_status text) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -619,13 +641,16 @@ begin
         raise exception 'user % not found', p_user_id using errcode = 'AIG04';
     end if;
     if p_status = 'suspended' then
-        update iam.sessions set revoked_at = now() where user_id = p_user_id and revoked_at is null;
+        -- Revoked, not only refused while suspended: reactivating the account must not
+        -- revive a key or session someone may have copied meanwhile.
+        perform iam.end_sessions_and_keys(p_user_id);
     end if;
     perform iam.principals_changed();
 end
 $$;
 comment on function api.set_user_status(uuid, text) is
-    'Suspend or reactivate a user (platform admins); suspension ends their sessions at once.';
+    'Suspend or reactivate a user (platform admins); suspension ends their sessions and '
+    'revokes their personal keys at once, and reactivation brings back neither.';
 
 -- Resolves the scope of a role grant by name, raising a clear error for bad input.
 create or replace function iam.role_scope(p_role text, p_scope text, out area_id uuid, out team_id uuid)

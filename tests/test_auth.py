@@ -152,6 +152,45 @@ def test_suspension_ends_sessions_and_keys_at_once(site):
     assert login(site, "dev@example.com").status_code == 401
 
 
+def test_reactivating_a_user_brings_back_none_of_their_personal_keys(site):
+    """Suspension revokes the user's own keys (team keys stay): a key copied while the
+    account was in use does not come back with it."""
+
+    def chat(key: str) -> httpx.Response:
+        return httpx.post(
+            f"{site.url}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    def personal_key(name: str) -> str:
+        dev = sign_in(site.url, "dev@example.com")
+        issued = httpx.post(
+            f"{site.url}/admin/api-keys", json={"team": "t1", "name": name}, headers=dev
+        )
+        assert issued.status_code == 201, issued.text
+        return issued.json()["key"]
+
+    old_key = personal_key("mine")
+    assert chat(old_key).status_code == 200
+    admin = sign_in(site.url, "root@example.com")
+    for status in ("suspended", "active"):
+        changed = httpx.patch(
+            f"{site.url}/auth/users/{site.users['dev']}/status",
+            json={"status": status},
+            headers=admin,
+        )
+        assert changed.status_code == 204, changed.text
+    refused = chat(old_key)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["message"] == "API key revoked."
+    assert chat(site.key).status_code == 200  # the team's key was never the user's
+    assert chat(personal_key("new")).status_code == 200
+    assert operator_call(
+        site.db.admin, "select name, status from api.list_keys() order by created_at"
+    ) == [("k", "active"), ("mine", "revoked"), ("new", "active")]
+
+
 def test_must_change_password_blocks_everything_else_until_changed(site):
     create_user(
         site.db.admin,
