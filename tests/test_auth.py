@@ -369,6 +369,44 @@ def test_team_admins_invite_only_within_their_team(site):
     assert operator_call(site.db.admin, "select count(*) from iam.invitations") == [(0,)]
 
 
+def test_an_email_with_an_account_gets_no_invitation_but_a_way_in(site):
+    """The account needs the team or the role, not a second account (accepting would fail).
+    The refusal tells an inviter only that the account exists, as opening the link would,
+    and someone who may not invite learns nothing."""
+
+    def invite(headers, email, role="developer", scope="t1"):
+        return httpx.post(
+            f"{site.url}/auth/invitations",
+            json={"email": email, "role": role, "scope": scope},
+            headers=headers,
+        )
+
+    lead = sign_in(site.url, "lead@example.com")  # team admin of t1
+    member = invite(lead, "Dev@Example.com", "team_admin")  # in t1: the lead sees them
+    assert member.status_code == 409, member.text
+    error = member.json()["error"]
+    assert error["message"] == "an account with this email already exists"
+    assert "api.add_team_member(team, user id)" in error["hint"]
+    assert "POST /auth/users/{id}/roles" in error["hint"]
+    stranger = invite(lead, "viewer@example.com")  # in no team of the lead's
+    assert stranger.status_code == 409, stranger.text
+    hint = stranger.json()["error"]["hint"]
+    assert "ask a platform admin" in hint and "viewer" not in hint
+    root = sign_in(site.url, "root@example.com")  # sees every account
+    elsewhere = invite(root, "lead@example.com", "team_admin", "t2")
+    assert elsewhere.status_code == 409, elsewhere.text
+    assert "api.add_team_member(team, user id)" in elsewhere.json()["error"]["hint"]
+
+    # a developer may not invite: the same refusal whether the email has an account or not
+    dev = sign_in(site.url, "dev@example.com")
+    taken, free = invite(dev, "viewer@example.com"), invite(dev, "nobody@example.com")
+    assert taken.status_code == free.status_code == 403
+    assert taken.json() == free.json()
+    assert operator_call(site.db.admin, "select count(*) from iam.invitations") == [(0,)]
+    # an address without an account is invited as before
+    assert invite(lead, "newcomer@example.com").status_code == 201
+
+
 def test_service_account_keys_rotate_with_and_without_grace(site):
     lead = sign_in(site.url, "lead@example.com")
     created = httpx.post(
