@@ -29,6 +29,7 @@ def test_every_command_has_help():
         ["users", "activate"],
         ["audit"],
         ["audit", "verify"],
+        ["audit", "anchor"],
         ["audit", "list"],
         ["events"],
         ["events", "consume"],
