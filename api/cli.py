@@ -5,6 +5,7 @@ uses DATABASE_URL when set, else the default embedded data directory.
 """
 
 import contextlib
+import json
 import shutil
 import signal
 import socket
@@ -57,7 +58,7 @@ users_app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 audit_app = typer.Typer(
-    help="The audit log of administrative changes: list it, verify its hash chain.",
+    help="The audit log of administrative changes: list it, verify its hash chain, anchor it.",
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
@@ -428,6 +429,14 @@ def keys_create(
     expires_in_days: Annotated[
         int | None, typer.Option(help="Expire the key after this many days.", min=1)
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="What the key may call: inference (chat completions, Anthropic messages, "
+            "count_tokens) or embeddings; repeat for both. Default: both.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue a key for a team. The key is printed once and stored only as a digest."""
@@ -435,8 +444,8 @@ def keys_create(
     with database(data_dir) as urls:
         rows = call(
             urls.admin,
-            "select id, key from api.issue_key(%s, %s, null, %s)",
-            (team, name, expires_at),
+            "select id, key from api.issue_key(%s, %s, null, %s, %s)",
+            (team, name, expires_at, scope),
         )
     key_id, key = rows[0]
     err_console.print(f"[green]✓[/] Key {key_id} issued for team {team}. It is shown only once:")
@@ -452,11 +461,12 @@ def keys_list(
     with database(data_dir) as urls:
         rows = call(
             urls.admin,
-            "select id, prefix, name, team, coalesce(owner_email, service_account), status, "
-            "expires_at, last_used_at from api.list_keys(%s)",
+            "select id, prefix, name, team, coalesce(owner_email, service_account), "
+            "array_to_string(scopes, ', '), status, expires_at, last_used_at "
+            "from api.list_keys(%s)",
             (team,),
         )
-    columns = ["id", "prefix", "name", "team", "owner", "status", "expires", "last used"]
+    columns = ["id", "prefix", "name", "team", "owner", "scopes", "status", "expires", "last used"]
     show("API keys", columns, rows)
 
 
@@ -509,7 +519,8 @@ def users_suspend(
     email: Annotated[str, typer.Argument(help="The user's email.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Suspend a user: their sessions and keys stop working at once."""
+    """Suspend a user: their sessions end and their personal keys are revoked at once
+    (reactivating them brings back neither)."""
     _set_user_status(email, "suspended", data_dir)
 
 
@@ -518,7 +529,7 @@ def users_activate(
     email: Annotated[str, typer.Argument(help="The user's email.")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Reactivate a suspended user."""
+    """Reactivate a suspended user (they sign in again and issue new keys)."""
     _set_user_status(email, "active", data_dir)
 
 
@@ -740,33 +751,122 @@ def audit_verify(
             show_default=False,
         ),
     ] = None,
+    anchors_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file `aigw audit anchor` appended to: every anchor in it must still be "
+            "in the chain.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Recompute the audit log's hash chain and name every row that does not fit.
 
     Reads the whole log in id order and checks each row's hash against its contents and
-    its link to the row before. Exit status 0 when intact; 1 when a row was changed,
-    removed or reordered, or the anchor is not in the chain.
+    its link to the row before, then that each anchor given is still in the chain. Exit
+    status 0 when all of it holds; 1 when a row was changed, removed or reordered, or an
+    anchor is not in the chain.
     """
-    watch = frozenset({parse_anchor(anchor)} if anchor else ())
+    anchors = read_anchors(anchors_file, required=True) if anchors_file else {}
+    if anchor:
+        anchors[parse_anchor(anchor)] = ""
     with database(data_dir) as urls, operator_errors():
-        check = verify_chain(urls.admin, watch)
-    report_chain(check, watch)
-    if not check.intact or check.anchors_seen != watch:
+        check = verify_chain(urls.admin, frozenset(anchors))
+    if not report_chain(check, anchors):
         raise typer.Exit(1)
+    if check.head_id is not None:
+        console.print(
+            "[dim]Keep the head hash where the database's owners cannot write "
+            "(`aigw audit anchor --file …` on a schedule); checking it later proves that no "
+            "row was cut from the end and that the chain was not rewritten.[/]"
+        )
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    file: Annotated[
+        Path,
+        typer.Option(
+            help="The anchors file (JSON lines; created if missing): keep it where the "
+            "database's owners cannot write.",
+            dir_okay=False,
+        ),
+    ],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the audit chain, then append its head to an anchors file.
+
+    Each line is {"at", "row", "hash"}: the time, the head row's id and its hash. Run it on
+    a schedule; `aigw audit verify --anchors-file` then shows whether any row was cut from
+    the end or the chain rewritten since. The chain and the anchors already in the file
+    are checked first: when any fails, nothing is appended and the exit status is 1.
+    """
+    anchors = read_anchors(file, required=False)
+    with database(data_dir) as urls, operator_errors():
+        check = verify_chain(urls.admin, frozenset(anchors))
+    if not report_chain(check, anchors):
+        raise typer.Exit(1)
+    if check.head_id is None:
+        console.print("Nothing to anchor yet.")
+        return
+    at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    entry = {"at": at, "row": check.head_id, "hash": check.head_hash.hex()}
+    try:
+        with file.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+    except OSError as exc:
+        raise fail(f"cannot write {file}: {exc.strerror}") from None
+    console.print(f"[green]✓[/] Anchored row {check.head_id} in {file}", highlight=False)
+
+
+def anchor_hash(text: object) -> bytes | None:
+    """A head hash from its 64 hex digits, or None."""
+    try:
+        value = bytes.fromhex(text.strip()) if isinstance(text, str) else b""
+    except ValueError:
+        return None
+    return value if len(value) == 32 else None
 
 
 def parse_anchor(anchor: str) -> bytes:
-    try:
-        value = bytes.fromhex(anchor.strip())
-    except ValueError:
-        value = b""
-    if len(value) != 32:
+    if (value := anchor_hash(anchor)) is None:
         raise fail(
             f"not a head hash: {anchor!r}",
             "Pass the 64 hex digits `aigw audit verify` printed as the head hash.",
         )
     return value
+
+
+def read_anchors(path: Path, *, required: bool) -> dict[bytes, str]:
+    """The anchors of a file `aigw audit anchor` wrote: each hash, and how to name it."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        if required:
+            raise fail(f"no anchors file {path}", "Write one with `aigw audit anchor`.") from None
+        lines = []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {path}: {exc}") from None
+    anchors = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            value, row, at = anchor_hash(entry["hash"]), int(entry["row"]), str(entry["at"])
+        except (ValueError, KeyError, TypeError):
+            value = None
+        if value is None:
+            raise fail(
+                f"{path}, line {number}: not an anchor",
+                'Each line is {"at": …, "row": …, "hash": …}, as `aigw audit anchor` writes it.',
+            )
+        anchors[value] = f" (row {row}, anchored {at})"
+    if required and not anchors:
+        raise fail(f"{path} holds no anchor", "Write them with `aigw audit anchor`.")
+    return anchors
 
 
 def verify_chain(admin_url: str, watch: frozenset[bytes]) -> audit.ChainCheck:
@@ -809,33 +909,36 @@ def verify_chain(admin_url: str, watch: frozenset[bytes]) -> audit.ChainCheck:
     return check
 
 
-def report_chain(check: audit.ChainCheck, watch: frozenset[bytes]) -> None:
-    head = check.head_hash.hex()
-    if check.intact:
-        console.print(f"[green]✓[/] Audit chain intact: {check.rows:,} rows checked")
-    else:
-        broken = len({b.row_id for b in check.breaks})
+def report_chain(check: audit.ChainCheck, anchors: dict[bytes, str]) -> bool:
+    """Print every row that does not fit and every anchor not found, then one verdict on
+    all of it; True when everything holds."""
+    for problem in check.breaks:
+        console.print(f"  {problem}", highlight=False)
+    missing = [value for value in anchors if value not in check.anchors_seen]
+    for value in missing:
         console.print(
-            f"[bold red]✗ Audit chain broken:[/] {broken:,} of {check.rows:,} rows do not fit"
-        )
-        for problem in check.breaks:
-            console.print(f"  {problem}", highlight=False)
-    for missing in sorted(watch - check.anchors_seen):
-        console.print(
-            f"[bold red]✗ Anchor {missing.hex()} is not in the chain:[/] rows were removed "
-            "from its end, or it was rewritten",
+            f"[bold red]✗ Anchor {value.hex()}{anchors[value]} is not in the chain:[/] rows "
+            "were removed from its end, or it was rewritten",
             highlight=False,
         )
     if check.head_id is None:
         console.print("The audit log is empty.")
-        return
-    console.print(f"Head row   {check.head_id}", highlight=False)
-    console.print(f"Head hash  {head}", highlight=False)
-    if check.intact:
-        console.print(
-            "[dim]Keep the head hash where the database's owners cannot write; "
-            "`aigw audit verify --anchor <hash>` later proves no row was cut from the end.[/]"
-        )
+    else:
+        console.print(f"Head row   {check.head_id}", highlight=False)
+        console.print(f"Head hash  {check.head_hash.hex()}", highlight=False)
+    if check.intact and not missing:
+        found = f", {len(anchors)} anchor{'s' * (len(anchors) > 1)} in it" if anchors else ""
+        console.print(f"[green]✓[/] Audit chain intact: {check.rows:,} rows checked{found}")
+        return True
+    failures = []
+    if check.breaks:
+        broken = len({b.row_id for b in check.breaks})
+        failures.append(f"{broken:,} of {check.rows:,} rows do not fit")
+    if missing:
+        failures.append(f"{len(missing)} of {len(anchors)} anchors not in it")
+    verdict = "broken" if check.breaks else "cut short or rewritten"
+    console.print(f"[bold red]✗ Audit chain {verdict}:[/] " + "; ".join(failures))
+    return False
 
 
 @audit_app.command("list")

@@ -9,6 +9,7 @@ import hashlib
 import re
 import secrets
 import zlib
+from typing import Literal, get_args
 
 PREFIX = "sk-aigw-"
 BODY_LENGTH = 30
@@ -17,6 +18,11 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # What a secret scanner should match.
 PATTERN = re.compile(rf"{re.escape(PREFIX)}[0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}}")
 DISPLAY_PREFIX_LENGTH = 12
+
+# What a key may be issued for (iam.key_scopes in sql/iam.sql), and so call: inference
+# (chat completions, Anthropic messages, count_tokens), embeddings (/v1/embeddings).
+Scope = Literal["inference", "embeddings"]
+SCOPES: frozenset[str] = frozenset(get_args(Scope))
 
 
 def base62(value: int, width: int) -> str:

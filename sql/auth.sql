@@ -386,6 +386,16 @@ comment on function api.register_user(text, text, text) is
     'Self-service sign-up (the auth service checks the email domain and password policy): a '
     'developer with no team yet; a team admin adds them to a team.';
 
+-- Whether any account has this email, whoever may see it: for api.create_invitation,
+-- which says there why telling its caller is no leak.
+create or replace function iam.email_taken(p_email text) returns boolean
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select exists (select 1 from iam.users u where u.email = lower(btrim(p_email)))
+$$;
+grant execute on function iam.email_taken(text) to aigw_owner;
+
 set local role aigw_owner;
 
 create function api.create_invitation(
@@ -420,10 +430,9 @@ begin
             hint = 'Revoke it first (DELETE /auth/invitations/{id}) to send a new link.';
     end if;
     begin
-        return query
-            insert into iam.invitations as i (email, role, area_id, team_id, token_digest, invited_by)
-            values (lower(btrim(p_email)), p_role, v_area, v_team, p_token_digest, iam.active_user_id())
-            returning i.id, i.expires_at;
+        insert into iam.invitations as i (email, role, area_id, team_id, token_digest, invited_by)
+        values (lower(btrim(p_email)), p_role, v_area, v_team, p_token_digest, iam.active_user_id())
+        returning i.id, i.expires_at into id, expires_at;
     exception
         when insufficient_privilege then
             raise exception 'you may not invite to this role or team' using errcode = 'AIG03',
@@ -431,12 +440,36 @@ begin
         when check_violation then
             raise exception 'invalid invitation: %', sqlerrm using errcode = 'AIG06';
     end;
+    -- An email that has an account already gets no invitation: accepting it could only
+    -- fail (iam.new_account), and what the person needs is the team or the role.
+    -- Saying so tells whether an account exists, to an inviter who may not see it (a
+    -- team admin sees only the members of teams they manage). It tells no more than that
+    -- (not its roles, teams or status), and only to someone the insert above has let
+    -- invite to this role and team: anyone else was refused there, whatever the email.
+    -- Such an inviter learns nothing new: they hold the link and could open it
+    -- themselves, which answers "an account with this email already exists" (as does
+    -- registering, for anyone, where ALLOWED_EMAIL_DOMAINS allows it). The hint names
+    -- the way in that the caller can use, by what they can already see.
+    if iam.email_taken(p_email) then
+        raise exception 'an account with this email already exists' using errcode = 'AIG05',
+            hint = case
+                when exists (select 1 from iam.users u where u.email = lower(btrim(p_email))) then
+                    'Add it to the team with api.add_team_member(team, user id), its id from '
+                    'api.list_users(); a platform admin grants a role with '
+                    'POST /auth/users/{id}/roles.'
+                else
+                    'It is in no team you manage: ask a platform admin to add it to the team '
+                    '(api.add_team_member) or grant it the role (POST /auth/users/{id}/roles).'
+            end;
+    end if;
+    return next;
 end
 $$;
 comment on function api.create_invitation(text, text, text, bytea) is
     'Invite an email to a role (48 h, single use; the service makes the token and passes its '
     'SHA-256 digest). Scope: area for area_owner, team for team_admin, the team to join for '
-    'developer and viewer. Platform admins invite to anything; team admins to their teams.';
+    'developer and viewer. Platform admins invite to anything; team admins to their teams. '
+    'An email with an account is refused (AIG05): add that account to the team instead.';
 
 create function api.list_invitations()
 returns table (id uuid, email text, role text, area text, team text, invited_by text,
@@ -562,10 +595,7 @@ begin
     if p_issuer is null or p_subject is null or btrim(p_subject) = '' then
         raise exception 'the identity provider sent no subject' using errcode = 'AIG06';
     end if;
-    select us.* into u from iam.users us where us.oidc_subject = p_subject;
-    if found and u.oidc_issuer is distinct from p_issuer then
-        raise exception 'this identity belongs to another identity provider' using errcode = 'AIG03';
-    end if;
+    select us.* into u from iam.users us where us.id = iam.sso_user(p_issuer, p_subject);
     if not found and p_email is not null then
         select us.* into u from iam.users us where us.email = lower(btrim(p_email));
         if found then
@@ -585,15 +615,10 @@ begin
                                  must_change_password = false
              where id = u.id;
             delete from iam.user_credentials where user_id = u.id;
-            update iam.sessions set revoked_at = now() where user_id = u.id and revoked_at is null;
-            get diagnostics v_sessions = row_count;
-            update iam.api_keys set status = 'revoked', revoked_at = now()
-             where owner_user_id = u.id and status = 'active';
-            get diagnostics v_keys = row_count;
+            select e.sessions, e.keys into v_sessions, v_keys from iam.end_sessions_and_keys(u.id) e;
             perform audit.record('auth.sso_linked', 'iam.users', u.id::text,
                                  jsonb_build_object('issuer', p_issuer, 'sessions_ended', v_sessions,
                                                     'personal_keys_revoked', v_keys));
-            perform iam.principals_changed();
         end if;
     end if;
     if u.id is null then

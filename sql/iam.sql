@@ -601,6 +601,28 @@ $$;
 comment on function api.list_users() is
     'Users the caller may see (platform admins: all; team admins: their members; others: self).';
 
+-- Ends a user's sessions and revokes their personal keys (theirs as owner_user_id: not
+-- their team's keys nor its service accounts'): what suspending the user and a single
+-- sign-on taking the account over both do, so that nothing made before comes back with
+-- the account. Runs with its caller's rights, in an api.* function that has decided who
+-- may do this.
+create or replace function iam.end_sessions_and_keys(
+    p_user_id uuid, out sessions integer, out keys integer
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    update iam.sessions set revoked_at = now() where user_id = p_user_id and revoked_at is null;
+    get diagnostics sessions = row_count;
+    update iam.api_keys set status = 'revoked', revoked_at = now()
+     where owner_user_id = p_user_id and status = 'active';
+    get diagnostics keys = row_count;
+    perform iam.principals_changed();
+end
+$$;
+grant execute on function iam.end_sessions_and_keys(uuid) to aigw_internal;
+
 create function api.set_user_status(p_user_id uuid, p_status text) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -619,13 +641,16 @@ begin
         raise exception 'user % not found', p_user_id using errcode = 'AIG04';
     end if;
     if p_status = 'suspended' then
-        update iam.sessions set revoked_at = now() where user_id = p_user_id and revoked_at is null;
+        -- Revoked, not only refused while suspended: reactivating the account must not
+        -- revive a key or session someone may have copied meanwhile.
+        perform iam.end_sessions_and_keys(p_user_id);
     end if;
     perform iam.principals_changed();
 end
 $$;
 comment on function api.set_user_status(uuid, text) is
-    'Suspend or reactivate a user (platform admins); suspension ends their sessions at once.';
+    'Suspend or reactivate a user (platform admins); suspension ends their sessions and '
+    'revokes their personal keys at once, and reactivation brings back neither.';
 
 -- Resolves the scope of a role grant by name, raising a clear error for bad input.
 create or replace function iam.role_scope(p_role text, p_scope text, out area_id uuid, out team_id uuid)
@@ -812,12 +837,24 @@ $$;
 comment on function api.set_service_account_status(uuid, text) is
     'Suspend, reactivate or revoke a service account; its keys stop working with it.';
 
+-- The scopes a key may hold, each what the gateway lets it call (Gateway.authorize in
+-- api/gateway/service.py): inference (chat completions, Anthropic messages and
+-- count_tokens), embeddings (/v1/embeddings); GET /v1/models takes either. There is no
+-- admin scope: the admin API takes signed-in sessions, never keys.
+create or replace function iam.key_scopes() returns text[]
+language sql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+    select array['inference', 'embeddings']
+$$;
+grant execute on function iam.key_scopes() to aigw_internal;
+
 create function api.issue_key(
     p_team text,
     p_name text,
     p_service_account_id uuid default null,
     p_expires_at timestamptz default null,
-    p_scopes text[] default array['inference']
+    p_scopes text[] default null
 ) returns table (id uuid, key text, prefix text)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -827,21 +864,22 @@ declare
     v_team uuid;
     v_key text := iam.new_api_key();
     v_owner uuid;
+    v_scopes text[];
 begin
     perform iam.require_authenticated();
     v_team := iam.team_id(p_team);
     if p_expires_at is not null and p_expires_at <= now() then
         raise exception 'expiry % is in the past', p_expires_at using errcode = 'AIG06';
     end if;
-    if p_scopes is null or cardinality(p_scopes) = 0
-       or not p_scopes <@ array['inference', 'admin'] then
-        raise exception 'unknown scopes %', p_scopes using errcode = 'AIG06',
-            hint = 'Scopes: inference, admin.';
+    if cardinality(p_scopes) = 0 or not p_scopes <@ iam.key_scopes() then
+        raise exception 'invalid key scopes %', p_scopes using errcode = 'AIG06',
+            hint = 'A key''s scopes: inference (chat completions, Anthropic messages, '
+                   'count_tokens), embeddings (/v1/embeddings); none named: both. The admin '
+                   'API takes a signed-in session, never a key.';
     end if;
-    if 'admin' = any (p_scopes) and not (v_team = any (iam.managed_team_ids())) then
-        raise exception 'only the team''s admins may issue keys with the admin scope'
-            using errcode = 'AIG03';
-    end if;
+    -- Every scope unless fewer are named; each once, in iam.key_scopes()'s order.
+    v_scopes := array(select s from unnest(iam.key_scopes()) with ordinality as k (s, n)
+                       where p_scopes is null or s = any (p_scopes) order by n);
     if p_service_account_id is not null then
         if not exists (select 1 from iam.service_accounts s
                        where s.id = p_service_account_id and s.team_id = v_team
@@ -856,7 +894,7 @@ begin
     insert into iam.api_keys (digest, prefix, name, team_id, owner_user_id, service_account_id,
                               scopes, expires_at, created_by)
     values (iam.key_digest(v_key), left(v_key, 12), p_name, v_team, v_owner, p_service_account_id,
-            p_scopes, p_expires_at, iam.active_user_id())
+            v_scopes, p_expires_at, iam.active_user_id())
     returning api_keys.id into id;
     key := v_key;
     prefix := left(v_key, 12);
@@ -871,7 +909,8 @@ end
 $$;
 comment on function api.issue_key(text, text, uuid, timestamptz, text[]) is
     'Issue an sk-aigw- key for a team; the plaintext is returned once and stored only as a '
-    'SHA-256 digest. Example: select * from api.issue_key(''demo'', ''ci-bot'');';
+    'SHA-256 digest. Scopes: inference, embeddings (null: both). '
+    'Example: select * from api.issue_key(''demo'', ''ci-bot'', p_scopes => ''{inference}'');';
 
 create function api.list_keys(p_team text default null)
 returns table (id uuid, prefix text, name text, team text, owner_email text,
@@ -1022,11 +1061,35 @@ comment on function api.authenticate_key(bytea) is
     'may call, team and key limits); '
     'AIG01 for an unknown key, AIG02 for a revoked, expired or disabled one.';
 
+-- The user an identity provider's subject (Entra ID's oid, else sub) is linked to, or
+-- null. Subjects are unique across issuers (iam.users.oidc_subject), so the same subject
+-- from another issuer is someone else, refused rather than taken for the linked user.
+-- Both ways in by identity resolve users here: single sign-on (api.sso_sign_in) and the
+-- gateway's identity tokens (api.authenticate_user_token).
+create or replace function iam.sso_user(p_issuer text, p_subject text) returns uuid
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    u record;
+begin
+    select us.id, us.oidc_issuer into u from iam.users us where us.oidc_subject = p_subject;
+    if found and u.oidc_issuer is distinct from p_issuer then
+        raise exception 'this identity belongs to another identity provider' using errcode = 'AIG03';
+    end if;
+    return u.id;
+end
+$$;
+
 -- A signed-in user calling the gateway with an identity token (Entra ID): the service
--- has verified the token's signature, issuer, audience and expiry; this maps its subject
--- (oid) or email to a user and the team they act in, with the same principal shape as
--- a key (no key id, the user as owner).
-create function api.authenticate_user_token(p_subject text, p_email text, p_team text default null)
+-- has verified the token's signature, issuer, audience and expiry; this maps its issuer
+-- and subject to the user they are linked to and the team they act in, with the same
+-- principal shape as a key (no key id, the user as owner, every key scope).
+-- Only an identity already linked is served. The token's email is never looked at: an
+-- account found by its email is linked by taking it over (api.sso_sign_in ends its
+-- password, sessions and personal keys), which is for the interactive sign-in to do,
+-- where the user sees it happen, not a side effect of a model call.
+create function api.authenticate_user_token(p_issuer text, p_subject text, p_team text default null)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
@@ -1042,13 +1105,11 @@ declare
     v_teams integer;
 begin
     select us.id, us.status into u from iam.users us
-     where (p_subject is not null and us.oidc_subject = p_subject)
-        or (p_email is not null and us.email = lower(p_email))
-     order by (us.oidc_subject = p_subject) desc nulls last
-     limit 1;
+     where us.id = iam.sso_user(p_issuer, p_subject);
     if not found then
-        raise exception 'no user for this identity' using errcode = 'AIG01',
-            hint = 'Sign in to the portal once, or ask an admin for an invitation.';
+        raise exception 'no account is linked to this identity' using errcode = 'AIG01',
+            hint = 'Sign in to the portal once with single sign-on (/auth/oidc/login): that links '
+                   'this identity to your account, and its tokens are accepted from then on.';
     elsif u.status <> 'active' then
         raise exception 'user is suspended' using errcode = 'AIG02';
     end if;
@@ -1069,7 +1130,7 @@ begin
     end if;
     return query
         select null::uuid, null::text, t.id, t.name, t.area_id, u.id, null::uuid,
-               array['inference'],
+               iam.key_scopes(),
                array(select md.name from policy.models md
                       where md.enabled and (p.allowed_models is null or md.name = any (p.allowed_models))
                       order by md.name),
@@ -1082,9 +1143,9 @@ begin
 end
 $$;
 comment on function api.authenticate_user_token(text, text, text) is
-    'Map a verified identity token (subject, email) and an optional team name to a '
-    'principal; AIG01 unknown user, AIG02 suspended, AIG03 viewer or not a member, '
-    'AIG06 ambiguous team.';
+    'Map a verified identity token (issuer, subject: oid or sub) and an optional team name '
+    'to the principal of the user linked to it; AIG01 no linked user, AIG02 suspended, '
+    'AIG03 subject of another issuer, viewer or not a member, AIG06 ambiguous team.';
 
 -- Passwords are hashed with argon2 by the service; only the hash reaches the database.
 create function api.set_user_password(

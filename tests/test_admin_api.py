@@ -254,11 +254,11 @@ MATRIX: dict[str, Case] = {
         N1_MANAGERS | {"dev_n1"},  # the developer's key is personal
         body={"team": "n1", "name": "new-key"},
     ),
-    "issue an admin-scoped key for n1": Case(
+    "issue an embeddings-only key for n1": Case(
         "POST",
         "/admin/api-keys",
-        N1_MANAGERS,
-        body={"team": "n1", "name": "new-key", "scopes": ["inference", "admin"]},
+        N1_MANAGERS | {"dev_n1"},
+        body={"team": "n1", "name": "new-key", "scopes": ["embeddings"]},
     ),
     "issue a key for s1": Case(
         "POST", "/admin/api-keys", {"admin"}, OUTSIDE_SOUTH, {"team": "s1", "name": "new-key"}
@@ -471,6 +471,8 @@ BAD_INPUT = [
     ("PATCH", "/admin/models/gpt-4o", {"enabled": "maybe"}, "enabled"),
     ("DELETE", "/admin/api-keys/not-a-uuid", None, "key_id"),
     ("POST", "/admin/api-keys", {"team": "n1", "name": "k", "scopes": ["root"]}, "scopes"),
+    ("POST", "/admin/api-keys", {"team": "n1", "name": "k", "scopes": ["admin"]}, "scopes"),
+    ("POST", "/admin/api-keys", {"team": "n1", "name": "k", "scopes": []}, "scopes"),
     ("POST", "/admin/guardrails", {**guardrail("n1"), "kind": "vibes"}, "kind"),
     ("POST", "/admin/guardrails", {**guardrail("n1"), "config": []}, "config"),
     # refused by the database (AIG06), with its message

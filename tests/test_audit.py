@@ -341,6 +341,79 @@ def test_an_anchor_catches_rows_cut_from_the_end(db):
     assert f"Anchor {anchor} is not in the chain" in " ".join(result.stdout.split())
 
 
+def test_a_wrong_anchor_fails_the_one_verdict_of_an_intact_chain(db):
+    some_history(db, 2)
+    result = aigw(db, "audit", "verify", "--anchor", "ab" * 32)
+    assert result.returncode == 1
+    assert "intact" not in result.stdout
+    assert result.stdout.count("Audit chain") == 1  # one verdict, after every check
+    last = " ".join(result.stdout.strip().splitlines()[-1].split())
+    assert last == "✗ Audit chain cut short or rewritten: 1 of 1 anchors not in it"
+
+
+def anchored(db, anchors) -> list[dict]:
+    result = aigw(db, "audit", "anchor", "--file", str(anchors))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Audit chain intact" in result.stdout and "Anchored row" in result.stdout
+    return [json.loads(line) for line in anchors.read_text().splitlines()]
+
+
+def test_an_anchors_file_catches_a_superuser_cutting_the_chain_with_triggers_off(db, tmp_path):
+    """With session_replication_role = replica a superuser's session fires no trigger, the
+    append-only guard included: rows go and what is left still verifies on its own. The
+    anchors appended elsewhere on a schedule do not."""
+    anchors = tmp_path / "anchors.jsonl"
+    some_history(db, 3)
+    (first,) = anchored(db, anchors)
+    some_history(db, 1)
+    first_again, second = anchored(db, anchors)
+    assert first_again == first and set(second) == {"at", "row", "hash"}
+    rows = dict(operator_call(db.admin, "select id, encode(hash, 'hex') from audit.events"))
+    assert (rows[first["row"]], rows[second["row"]]) == (first["hash"], second["hash"])
+    ok = aigw(db, "audit", "verify", "--anchors-file", str(anchors))
+    assert ok.returncode == 0, ok.stdout
+    assert "2 anchors in it" in ok.stdout
+
+    with psycopg.connect(db.admin) as conn, conn.transaction():
+        conn.execute("set local session_replication_role = replica")
+        conn.execute("delete from audit.events where id > %s", (first["row"],))
+    assert aigw(db, "audit", "verify").returncode == 0  # consistent, as far as it goes
+    result = aigw(db, "audit", "verify", "--anchors-file", str(anchors))
+    assert result.returncode == 1
+    said = " ".join(result.stdout.split())
+    assert f"Anchor {second['hash']} (row {second['row']}, anchored {second['at']})" in said
+    assert f"Anchor {first['hash']}" not in said
+    assert "intact" not in said and "1 of 2 anchors not in it" in said
+    # nor is the file extended from a chain that fails it
+    refused = aigw(db, "audit", "anchor", "--file", str(anchors))
+    assert refused.returncode == 1
+    assert len(anchors.read_text().splitlines()) == 2
+
+
+def test_anchors_files_that_are_missing_empty_or_not_anchors_are_refused(db, tmp_path):
+    some_history(db, 1)
+    missing = aigw(db, "audit", "verify", "--anchors-file", str(tmp_path / "none.jsonl"))
+    assert missing.returncode == 1 and "no anchors file" in missing.stderr
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert "holds no anchor" in aigw(db, "audit", "verify", "--anchors-file", str(empty)).stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"at": "x", "row": 1, "hash": "ab" * 32}) + "\n" + '{"hash": 1}\n')
+    for command in ("verify", "anchor"):
+        option = "--anchors-file" if command == "verify" else "--file"
+        result = aigw(db, "audit", command, option, str(bad))
+        assert result.returncode == 1
+        assert f"{bad}, line 2: not an anchor" in " ".join(result.stderr.split())
+        assert "Traceback" not in result.stderr
+    assert len(bad.read_text().splitlines()) == 2
+
+
+def test_anchoring_an_empty_log_writes_nothing(db, tmp_path):
+    result = aigw(db, "audit", "anchor", "--file", str(tmp_path / "anchors.jsonl"))
+    assert result.returncode == 0 and "Nothing to anchor yet" in result.stdout
+    assert not (tmp_path / "anchors.jsonl").exists()
+
+
 def test_verify_an_empty_log_and_bad_anchors(db):
     result = aigw(db, "audit", "verify")
     assert result.returncode == 0

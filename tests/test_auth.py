@@ -152,6 +152,45 @@ def test_suspension_ends_sessions_and_keys_at_once(site):
     assert login(site, "dev@example.com").status_code == 401
 
 
+def test_reactivating_a_user_brings_back_none_of_their_personal_keys(site):
+    """Suspension revokes the user's own keys (team keys stay): a key copied while the
+    account was in use does not come back with it."""
+
+    def chat(key: str) -> httpx.Response:
+        return httpx.post(
+            f"{site.url}/v1/chat/completions",
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    def personal_key(name: str) -> str:
+        dev = sign_in(site.url, "dev@example.com")
+        issued = httpx.post(
+            f"{site.url}/admin/api-keys", json={"team": "t1", "name": name}, headers=dev
+        )
+        assert issued.status_code == 201, issued.text
+        return issued.json()["key"]
+
+    old_key = personal_key("mine")
+    assert chat(old_key).status_code == 200
+    admin = sign_in(site.url, "root@example.com")
+    for status in ("suspended", "active"):
+        changed = httpx.patch(
+            f"{site.url}/auth/users/{site.users['dev']}/status",
+            json={"status": status},
+            headers=admin,
+        )
+        assert changed.status_code == 204, changed.text
+    refused = chat(old_key)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["message"] == "API key revoked."
+    assert chat(site.key).status_code == 200  # the team's key was never the user's
+    assert chat(personal_key("new")).status_code == 200
+    assert operator_call(
+        site.db.admin, "select name, status from api.list_keys() order by created_at"
+    ) == [("k", "active"), ("mine", "revoked"), ("new", "active")]
+
+
 def test_must_change_password_blocks_everything_else_until_changed(site):
     create_user(
         site.db.admin,
@@ -328,6 +367,44 @@ def test_team_admins_invite_only_within_their_team(site):
     )
     assert other_team.status_code in (403, 404)
     assert operator_call(site.db.admin, "select count(*) from iam.invitations") == [(0,)]
+
+
+def test_an_email_with_an_account_gets_no_invitation_but_a_way_in(site):
+    """The account needs the team or the role, not a second account (accepting would fail).
+    The refusal tells an inviter only that the account exists, as opening the link would,
+    and someone who may not invite learns nothing."""
+
+    def invite(headers, email, role="developer", scope="t1"):
+        return httpx.post(
+            f"{site.url}/auth/invitations",
+            json={"email": email, "role": role, "scope": scope},
+            headers=headers,
+        )
+
+    lead = sign_in(site.url, "lead@example.com")  # team admin of t1
+    member = invite(lead, "Dev@Example.com", "team_admin")  # in t1: the lead sees them
+    assert member.status_code == 409, member.text
+    error = member.json()["error"]
+    assert error["message"] == "an account with this email already exists"
+    assert "api.add_team_member(team, user id)" in error["hint"]
+    assert "POST /auth/users/{id}/roles" in error["hint"]
+    stranger = invite(lead, "viewer@example.com")  # in no team of the lead's
+    assert stranger.status_code == 409, stranger.text
+    hint = stranger.json()["error"]["hint"]
+    assert "ask a platform admin" in hint and "viewer" not in hint
+    root = sign_in(site.url, "root@example.com")  # sees every account
+    elsewhere = invite(root, "lead@example.com", "team_admin", "t2")
+    assert elsewhere.status_code == 409, elsewhere.text
+    assert "api.add_team_member(team, user id)" in elsewhere.json()["error"]["hint"]
+
+    # a developer may not invite: the same refusal whether the email has an account or not
+    dev = sign_in(site.url, "dev@example.com")
+    taken, free = invite(dev, "viewer@example.com"), invite(dev, "nobody@example.com")
+    assert taken.status_code == free.status_code == 403
+    assert taken.json() == free.json()
+    assert operator_call(site.db.admin, "select count(*) from iam.invitations") == [(0,)]
+    # an address without an account is invited as before
+    assert invite(lead, "newcomer@example.com").status_code == 201
 
 
 def test_service_account_keys_rotate_with_and_without_grace(site):

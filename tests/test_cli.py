@@ -29,6 +29,7 @@ def test_every_command_has_help():
         ["users", "activate"],
         ["audit"],
         ["audit", "verify"],
+        ["audit", "anchor"],
         ["audit", "list"],
         ["events"],
         ["events", "consume"],
@@ -61,6 +62,23 @@ def test_teams_and_keys_lifecycle(db):
     again = aigw(db, "keys", "revoke", str(key_id))
     assert again.returncode == 1
     assert "no active key" in again.stderr
+
+
+def test_keys_are_issued_with_the_scopes_named_or_both(db):
+    operator_call(db.admin, "select api.create_team('t1')")
+    for name, *scopes in (("both",), ("embedder", "--scope", "embeddings")):
+        issued = aigw(db, "keys", "create", "--team", "t1", "--name", name, *scopes)
+        assert issued.returncode == 0, issued.stderr
+    assert operator_call(db.admin, "select name, scopes from api.list_keys() order by name") == [
+        ("both", ["inference", "embeddings"]),
+        ("embedder", ["embeddings"]),
+    ]
+    assert "inference, embeddings" in aigw(db, "keys", "list").stdout
+    refused = aigw(db, "keys", "create", "--team", "t1", "--name", "boss", "--scope", "admin")
+    assert refused.returncode == 1
+    said = " ".join(refused.stderr.split())
+    assert "invalid key scopes {admin}" in said and "embeddings (/v1/embeddings)" in said
+    assert len(operator_call(db.admin, "select id from api.list_keys()")) == 2
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,54 @@ def test_model_policy_unknown_404_not_allowed_403(gateway):
         oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)
 
 
+def test_a_key_calls_only_what_its_scopes_name(gateway):
+    """inference: chat completions, Anthropic messages and count_tokens; embeddings:
+    /v1/embeddings; either: the model list. A refusal is a 403 in the caller's dialect,
+    recorded like any other."""
+    issue = "select key from api.issue_key('t1', %s, p_scopes => %s)"
+    ((chat_key,),) = gateway.operator(issue, ("chat", ["inference"]))
+    ((embed_key,),) = gateway.operator(issue, ("embed", ["embeddings"]))
+    sdk_message = {"model": "claude-sonnet-4-6", "messages": HELLO}
+
+    assert oa(gateway, chat_key).chat.completions.create(model="gpt-4o", messages=HELLO).choices
+    assert an(gateway, chat_key).messages.count_tokens(**sdk_message).input_tokens > 0
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        oa(gateway, chat_key).embeddings.create(model="text-embedding-3-small", input="a")
+    assert refused.value.body["code"] == "insufficient_scope"
+    assert "needs the 'embeddings' scope" in refused.value.message
+
+    assert oa(gateway, embed_key).embeddings.create(model="text-embedding-3-small", input="a").data
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        oa(gateway, embed_key).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert "needs the 'inference' scope" in refused.value.message
+    with pytest.raises(anthropic.PermissionDeniedError) as refused_a:
+        an(gateway, embed_key).messages.create(max_tokens=5, **sdk_message)
+    assert refused_a.value.body["error"]["type"] == "permission_error"
+    with pytest.raises(anthropic.PermissionDeniedError):
+        an(gateway, embed_key).messages.count_tokens(**sdk_message)
+
+    for key in (chat_key, embed_key):
+        assert [m.id for m in oa(gateway, key).models.list().data]
+    events = wait_for_events(gateway, 7)
+    assert [(e.endpoint, e.status, e.error_type) for e in events if e.status != 200] == [
+        ("/v1/embeddings", 403, "insufficient_scope"),
+        ("/v1/chat/completions", 403, "insufficient_scope"),
+        ("/anthropic/v1/messages", 403, "insufficient_scope"),
+        ("/anthropic/v1/messages/count_tokens", 403, "insufficient_scope"),
+    ]
+    assert gateway.mock.requests == 3  # what was refused never reached the provider
+
+
+def test_a_key_whose_scopes_grant_nothing_lists_no_models(gateway):
+    """A scope the gateway does not know (the retired `admin`, written in SQL) grants
+    nothing, not even the model list."""
+    ((key,),) = gateway.operator("select key from api.issue_key('t1', 'odd')")
+    gateway.operator("update iam.api_keys set scopes = '{admin}' where name = 'odd'")
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        oa(gateway, key).models.list()
+    assert "the key's scopes: none" in refused.value.message
+
+
 def test_bad_requests_are_400_in_each_dialect(gateway):
     response = httpx.post(
         f"{gateway.url}/v1/chat/completions",

@@ -16,10 +16,11 @@ from api.gateway import tokens
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
 from api.gateway.tokens import TokenSettings, TokenVerifier
-from tests.helpers import operator_call, serving
+from tests.helpers import create_user, operator_call, serving
 
 AUDIENCE = "api://aigw"
 HELLO = [{"role": "user", "content": "Hello"}]
+ANA_OID = "00000000-0000-0000-0000-0000000000aa"
 
 
 @pytest.fixture
@@ -53,11 +54,20 @@ def token(issuer_url: str, key, **overrides) -> str:
         "aud": AUDIENCE,
         "iat": now,
         "exp": now + 3600,
-        "oid": "00000000-0000-0000-0000-0000000000aa",
+        "oid": ANA_OID,
         "preferred_username": "ana@example.com",
         **overrides,
     }
     return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+
+
+def link(db, issuer_url: str, subject: str, email: str) -> None:
+    """What the user's first single sign-on does: link their account to the identity."""
+    operator_call(
+        db.admin,
+        "select api.sso_sign_in(%s, %s, %s, null, null, true)",
+        (issuer_url, subject, email),
+    )
 
 
 @pytest.fixture
@@ -69,6 +79,7 @@ def token_gateway(db, redis_url, mock_upstream, issuer):
     (user_id,) = operator_call(db.admin, "select api.create_user('ana@example.com')")[0]
     operator_call(db.admin, "select api.grant_role(%s, 'developer')", (user_id,))
     operator_call(db.admin, "select api.add_team_member('t1', %s)", (user_id,))
+    link(db, issuer_url, ANA_OID, "ana@example.com")
     app = create_app(
         db.app,
         redis_url,
@@ -93,6 +104,12 @@ def test_a_valid_token_is_served_as_its_user_in_their_team(token_gateway):
         model="gpt-4o", messages=HELLO
     )
     assert response.choices[0].message.content.startswith("[mock gpt-4o]")
+    # a signed-in user holds every scope a key may have
+    assert (
+        client(url, token(issuer_url, key))
+        .embeddings.create(model="text-embedding-3-small", input="a")
+        .data
+    )
     # The user's own budget in the team is reserved and settled like a key's.
     operator_call(db.admin, "select api.set_budget('t1', 'month', 1, null, %s)", (user_id,))
     time.sleep(0.2)
@@ -147,9 +164,69 @@ def test_unknown_users_viewers_and_strangers_to_a_team_are_refused(token_gateway
     (viewer,) = operator_call(db.admin, "select api.create_user('vic@example.com')")[0]
     operator_call(db.admin, "select api.grant_role(%s, 'viewer')", (viewer,))
     operator_call(db.admin, "select api.add_team_member('t1', %s)", (viewer,))
+    link(db, issuer_url, "vic", "vic@example.com")
     viewer_token = token(issuer_url, key, oid="vic", preferred_username="vic@example.com")
     with pytest.raises(openai.PermissionDeniedError):
         client(url, viewer_token).chat.completions.create(model="gpt-4o", messages=HELLO)
+
+
+def test_a_token_is_its_linked_subject_never_an_email(token_gateway):
+    """Another subject of the same issuer, with the linked account's email: someone else
+    (a second directory account, a renamed mailbox), refused and nothing is linked."""
+    url, issuer_url, key, db, user_id = token_gateway
+    impostor = token(issuer_url, key, oid="someone-else", preferred_username="ana@example.com")
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client(url, impostor).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert "no account is linked to this identity" in refused.value.message
+    # `sub` alone (no oid) is a subject too, and an email claim changes nothing
+    by_sub = token(issuer_url, key, oid=None, sub="someone-else", email="ana@example.com")
+    with pytest.raises(openai.AuthenticationError):
+        client(url, by_sub).chat.completions.create(model="gpt-4o", messages=HELLO)
+    # the linked subject is served, whatever address the token names now
+    renamed = token(issuer_url, key, preferred_username="ana.lima@example.com")
+    ok = client(url, renamed).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert ok.choices
+    assert operator_call(
+        db.admin, "select oidc_issuer, oidc_subject from iam.users where id = %s", (user_id,)
+    ) == [(issuer_url, ANA_OID)]
+
+
+def test_an_account_not_linked_yet_is_told_to_sign_in_once(token_gateway):
+    """A token never links an account by itself: that takes the account over (its
+    password, sessions and keys end), which the interactive sign-in does."""
+    url, issuer_url, key, db, _ = token_gateway
+    bo = create_user(db.admin, "bo@example.com", roles=(("developer", None),), teams=("t1",))
+    (bo_key,) = operator_call(db.admin, "select key from api.issue_key('t1', 'bo')")[0]
+    operator_call(db.admin, "update iam.api_keys set owner_user_id = %s", (bo,))
+    bo_token = token(issuer_url, key, oid="bo-oid", preferred_username="bo@example.com")
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client(url, bo_token).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert "/auth/oidc/login" in refused.value.message
+    # nothing was taken over: bo's key, password and account are as they were
+    assert client(url, bo_key).models.list().data
+    assert operator_call(
+        db.admin,
+        "select u.oidc_subject, c.user_id is not null from iam.users u "
+        "left join iam.user_credentials c on c.user_id = u.id where u.id = %s",
+        (bo,),
+    ) == [(None, True)]
+    # once linked (their first single sign-on), the same token is served as bo
+    link(db, issuer_url, "bo-oid", "bo@example.com")
+    assert client(url, bo_token).chat.completions.create(model="gpt-4o", messages=HELLO).choices
+
+
+def test_the_same_subject_from_another_issuer_is_refused(token_gateway):
+    """Ana's account is linked to the subject at the issuer she signed in with; the
+    gateway's issuer naming the same subject is another identity."""
+    url, issuer_url, key, db, user_id = token_gateway
+    operator_call(
+        db.admin,
+        "update iam.users set oidc_issuer = 'https://previous-idp.example' where id = %s",
+        (user_id,),
+    )
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        client(url, token(issuer_url, key)).chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert "another identity provider" in refused.value.message
 
 
 def test_a_member_of_several_teams_names_one(token_gateway):
@@ -187,6 +264,6 @@ async def test_a_key_the_issuer_rotated_in_is_fetched(monkeypatch):
     with serving(Starlette(routes=[Route("/keys", keys)])) as url:
         async with httpx.AsyncClient() as http:
             verifier = TokenVerifier(TokenSettings(url, AUDIENCE, f"{url}/keys"), http)
-            assert (await verifier.verify(token(url, old))).email == "ana@example.com"
+            assert (await verifier.verify(token(url, old))).subject == ANA_OID
             published["keys"].append(new.as_dict(private=False))
-            assert (await verifier.verify(token(url, new))).email == "ana@example.com"
+            assert (await verifier.verify(token(url, new))).subject == ANA_OID

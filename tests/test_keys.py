@@ -70,6 +70,32 @@ def test_only_the_digest_and_display_prefix_are_stored(team_db):
     assert key[len(prefix) :] not in dump
 
 
+def test_a_key_gets_every_scope_unless_fewer_are_named(team_db):
+    def scopes(name: str, named: list[str] | None) -> list[str]:
+        operator_call(
+            team_db.admin, "select api.issue_key('t1', %s, p_scopes => %s)", (name, named)
+        )
+        return operator_call(
+            team_db.admin, "select scopes from api.list_keys() where name = %s", (name,)
+        )[0][0]
+
+    assert scopes("all", None) == ["inference", "embeddings"]
+    assert scopes("chat", ["inference"]) == ["inference"]
+    assert scopes("both", ["embeddings", "inference", "embeddings"]) == ["inference", "embeddings"]
+
+
+def test_there_is_no_admin_scope_and_the_refusal_says_what_there_is(team_db):
+    """The admin API takes signed-in sessions, never keys: a key "with admin" would
+    grant nothing it names and everything else."""
+    with pytest.raises(psycopg.Error) as refused:
+        operator_call(team_db.admin, "select api.issue_key('t1', 'k', p_scopes => '{admin}')")
+    assert refused.value.sqlstate == "AIG06"
+    hint = refused.value.diag.message_hint
+    assert "inference (chat completions" in hint and "embeddings (/v1/embeddings)" in hint
+    assert "signed-in session" in hint
+    assert operator_call(team_db.admin, "select count(*) from iam.api_keys") == [(0,)]
+
+
 async def authenticate(db, key: str):
     conn = await asyncpg.connect(db.app)
     try:
@@ -84,7 +110,7 @@ async def test_authenticate_key_returns_the_whole_principal_in_one_call(team_db)
     principal = await authenticate(team_db, key)
     assert principal["key_id"] == key_id
     assert principal["team_name"] == "t1"
-    assert principal["scopes"] == ["inference"]
+    assert principal["scopes"] == ["inference", "embeddings"]
     assert principal["allowed_models"] == ["gpt-4o"]
     assert (principal["team_rpm_limit"], principal["team_tpm_limit"]) == (60, 1000)
     assert (principal["key_rpm_limit"], principal["key_tpm_limit"]) == (None, None)

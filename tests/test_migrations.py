@@ -82,3 +82,37 @@ def test_concurrent_upgrades_are_serialised(empty_db):
         t.join()
     assert errors == []
     assert snapshot(empty_db.admin)[3] == migrations.head_revision()
+
+
+def test_existing_keys_keep_what_they_could_call_and_admin_grants_nothing(db):
+    """Revision 0013. Before it nothing read a key's scopes: an `inference` key could call
+    embeddings too, and a key with only `admin` could call models."""
+    migrations.downgrade(db.admin, "0012")
+    operator_call(db.admin, "select api.create_team('t1')")
+    operator_call(
+        db.admin,
+        "insert into iam.api_keys (digest, prefix, name, team_id, scopes, status, revoked_at) "
+        "select sha256(convert_to(v.name, 'UTF8')), 'sk-aigw-xxxx', v.name, t.id, "
+        "       v.scopes::text[], v.status, v.revoked_at::timestamptz "
+        "  from iam.teams t, (values ('chat', '{inference}', 'active', null), "
+        "                            ('chat-admin', '{inference,admin}', 'active', null), "
+        "                            ('admin', '{admin}', 'active', null), "
+        "                            ('old-admin', '{admin}', 'revoked', '2020-01-01')) "
+        "       as v (name, scopes, status, revoked_at)",
+    )
+    assert migrations.upgrade(db.admin) is True
+    assert operator_call(
+        db.admin,
+        "select name, scopes, status, revoked_at < '2021-01-01' from iam.api_keys order by name",
+    ) == [
+        ("admin", [], "revoked", False),  # never meant to call models: revoked now
+        ("chat", ["inference", "embeddings"], "active", None),
+        ("chat-admin", ["inference", "embeddings"], "active", None),
+        ("old-admin", [], "revoked", True),
+    ]
+    ((default,),) = operator_call(
+        db.admin,
+        "select column_default from information_schema.columns "
+        "where table_schema = 'iam' and table_name = 'api_keys' and column_name = 'scopes'",
+    )
+    assert "'inference'" in default and "'embeddings'" in default

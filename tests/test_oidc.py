@@ -24,6 +24,7 @@ from api.auth.oidc_provider import OidcSettings
 from api.embedded import free_port
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
+from api.gateway.tokens import TokenSettings
 from tests.helpers import STRONG_PASSWORD, create_user, operator_call, serving, sign_in
 
 CLIENT_ID = "aigw-web"
@@ -50,6 +51,8 @@ def running(db, redis_url, mock_url, issuer, **overrides):
         redis_url,
         gateway_config=load_config(env={}, mock_provider_url=mock_url),
         events=MemorySink(),
+        # the gateway takes the same provider's tokens, as with OIDC_ISSUER and OIDC_CLIENT_ID
+        token_settings=TokenSettings(issuer, CLIENT_ID),
         oidc_settings=settings,
     )
     with serving(app) as url:
@@ -85,6 +88,36 @@ class Site:
     def sign_in(self, browser: httpx.Client, sub: str, claims: dict, **params) -> httpx.Response:
         callback = self.authorise(self.start(browser, **params), sub, claims)
         return browser.get(callback)
+
+
+def provider_token(idp: str, sub: str, claims: dict) -> str:
+    """An ID token the provider issues the user `sub` signed in at it, as a command-line
+    tool gets one: the code flow to a redirect nobody serves, then the token endpoint."""
+    assert httpx.put(f"{idp}/users/{sub}", json=claims).status_code == 204
+    configuration = httpx.get(f"{idp}/.well-known/openid-configuration").json()
+    redirect = "http://127.0.0.1/cli-callback"
+    query = {"client_id": CLIENT_ID, "response_type": "code", "scope": "openid email"}
+    query |= {"redirect_uri": redirect, "state": "s", "nonce": "n"}
+    authorize = f"{configuration['authorization_endpoint']}?{urlencode(query)}"
+    answer = httpx.post(authorize, data={"sub": sub})
+    assert answer.status_code == 302, answer.text
+    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    tokens = httpx.post(
+        configuration["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+        auth=(CLIENT_ID, "s3cret"),
+    )
+    assert tokens.status_code == 200, tokens.text
+    return tokens.json()["id_token"]
+
+
+def chat(url: str, credential: str) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]},
+        headers={"Authorization": f"Bearer {credential}"},
+        timeout=10,
+    )
 
 
 @pytest.fixture
@@ -212,6 +245,26 @@ def test_linking_takes_the_account_over_from_whoever_set_its_password(site):
         site.db.admin, "select detail from audit.events where action = 'auth.sso_linked'"
     )[0]
     assert detail["personal_keys_revoked"] == 1 and detail["sessions_ended"] == 1
+
+
+def test_the_gateway_serves_a_token_as_the_account_its_sign_in_linked(site):
+    """The provider's tokens are served at /v1 as the account the user's single sign-on
+    linked to their subject; another subject with that account's email is someone else."""
+    operator_call(site.db.admin, "select api.create_team('t1')")
+    create_user(site.db.admin, "ana@example.com", roles=(("developer", None),), teams=("t1",))
+    ana_token = provider_token(site.idp, "ana", ana())
+    # not linked yet: a model call does not take the account over, the sign-in does
+    unlinked = chat(site.url, ana_token)
+    assert unlinked.status_code == 401, unlinked.text
+    assert "/auth/oidc/login" in unlinked.json()["error"]["message"]
+    assert site.sign_in(site.browser(), "ana", ana()).status_code == 303
+    assert chat(site.url, ana_token).status_code == 200
+    # Eve's directory account claims Ana's address, verified even: not Ana
+    eve = provider_token(site.idp, "eve", {"email": "ana@example.com", "email_verified": True})
+    impostor = chat(site.url, eve)
+    assert impostor.status_code == 401, impostor.text
+    assert "no account is linked to this identity" in impostor.json()["error"]["message"]
+    assert chat(site.url, provider_token(site.idp, "ana", ana())).status_code == 200
 
 
 def test_an_address_the_provider_does_not_vouch_for_links_nothing():

@@ -300,9 +300,9 @@ WRITES: dict[str, tuple[Write, set[str]]] = {
         q("select api.add_team_member('n2', $1)", lambda w: w.users["dev_n1"]),
         {"admin", "owner_north"},
     ),
-    "issue an admin-scoped key for n1": (
-        q("select * from api.issue_key('n1', 'ops', null, null, array['inference', 'admin'])"),
-        N1_MANAGERS,
+    "issue an embeddings-only key for n1": (
+        q("select * from api.issue_key('n1', 'embedder', null, null, array['embeddings'])"),
+        N1_MANAGERS | {"dev_n1"},  # a scope is no privilege: who may issue a key may pick it
     ),
     "add nobody to s1": (
         q("select api.add_team_member('s1', $1)", lambda w: w.users["nobody"]),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Int32, Slug, as_dicts
+from api.keys import Scope
 
 router = APIRouter(prefix="/api-keys", tags=["admin: api keys"], responses=ERROR_RESPONSES)
 
@@ -31,7 +32,12 @@ class NewKey(Body):
     name: Slug
     service_account_id: uuid.UUID | None = None
     expires_at: datetime | None = None
-    scopes: list[Literal["inference", "admin"]] = Field(default=["inference"], min_length=1)
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="What the key may call: inference (chat completions, Anthropic messages, "
+        "count_tokens), embeddings (/v1/embeddings). Omitted: both.",
+    )
 
 
 class IssuedKey(BaseModel):

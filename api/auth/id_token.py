@@ -18,7 +18,7 @@ from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from api.auth.errors import ApiProblem
-from api.gateway.tokens import ALGORITHMS, LEEWAY_S
+from api.gateway.tokens import ALGORITHMS, LEEWAY_S, subject_of
 
 TENANT_PLACEHOLDER = "{tenantid}"
 # The token comes straight from the token endpoint: one issued long ago is not this login's.
@@ -114,7 +114,7 @@ def check_claims(
 
 
 def identity(issuer: str, claims: dict, *, single_tenant: bool = True) -> Identity:
-    subject = claims.get("oid") or claims.get("sub")
+    subject = subject_of(claims)
     # `email` is optional in Entra ID (then preferred_username or upn, the sign-in name,
     # is the address). An address the provider says it has not verified is not used at
     # all: it could link someone else's existing account.
@@ -127,7 +127,7 @@ def identity(issuer: str, claims: dict, *, single_tenant: bool = True) -> Identi
     name = claims.get("name")
     return Identity(
         issuer=issuer,
-        subject=str(subject),
+        subject=subject,
         email=email,
         display_name=name if isinstance(name, str) and name.strip() else None,
         email_trusted=email is not None

@@ -89,7 +89,8 @@ async def revoke_role(
 
 @router.patch(
     "/{user_id}/status",
-    summary="Suspend or reactivate a user (suspension ends their sessions and keys at once)",
+    summary="Suspend or reactivate a user (suspension ends their sessions and revokes their "
+    "personal keys, for good)",
     status_code=204,
     response_class=Response,
     responses=responses(401, 403, 404, 422),

@@ -44,6 +44,7 @@ def usage_of(data: dict, usage: Usage) -> None:
 
 async def admit_message(request: Request, gw: Gateway, admission: Admission) -> dict:
     await gw.authenticate(request, admission)
+    gw.authorize(admission, "inference")  # messages and count_tokens alike
     body = await json_body(request, admission)
     gw.read_session(admission, body)
     validation.anthropic_messages(body.get("messages"), body.get("system"))

@@ -79,6 +79,7 @@ async def chat_completions(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         await gw.authenticate(request, admission)
+        gw.authorize(admission, "inference")
         body = await json_body(request, admission)
         gw.read_session(admission, body)
         validation.openai_messages(body.get("messages"))
@@ -194,6 +195,7 @@ async def embeddings(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         await gw.authenticate(request, admission)
+        gw.authorize(admission, "embeddings")
         body = await json_body(request, admission)
         inputs = body.get("input")
         if not inputs or not isinstance(inputs, str | list):
@@ -245,6 +247,7 @@ async def models(request: Request) -> Response:
     admission = gw.begin(request, WIRE)
     try:
         principal = await gw.authenticate(request, admission)
+        gw.authorize(admission, None)  # any scope: the list serves either kind of key
     except errors.GatewayError as error:
         gw.reject(admission, error)
         return error.response(WIRE)

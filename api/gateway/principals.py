@@ -69,7 +69,7 @@ class Principal:
     team_name: str
     owner_user_id: str | None
     service_account_id: str | None
-    scopes: tuple[str, ...]
+    scopes: frozenset[str]  # of keys.SCOPES only: anything else grants nothing
     allowed_models: frozenset[str]
     team_rpm_limit: int | None
     team_tpm_limit: int | None
@@ -185,10 +185,10 @@ class KeyAuthenticator:
             except TokenError as exc:
                 raise AuthError(str(exc).capitalize() + ".", "invalid_token") from None
             return await self._cached(
-                ("token", identity.subject, identity.email, team),
+                ("token", identity.issuer, identity.subject, team),
                 "select * from api.authenticate_user_token($1, $2, $3)",
+                identity.issuer,
                 identity.subject,
-                identity.email,
                 team,
             )
         # The cache is keyed by a BLAKE2b digest of the key: no key is kept in memory, and
@@ -247,7 +247,7 @@ class KeyAuthenticator:
             async with principal_transaction(self.pool, None) as conn:
                 row = await conn.fetchrow(query, *args)
         except asyncpg.PostgresError as exc:
-            message = str(exc).rstrip(".") + "."
+            message = str(exc).rstrip(".") + "." + (f" {exc.hint}" if exc.hint else "")
             if exc.sqlstate == "AIG01":
                 raise AuthError("Invalid API key." if "key" in str(exc) else message) from None
             if exc.sqlstate == "AIG02":
@@ -266,7 +266,7 @@ class KeyAuthenticator:
             service_account_id=(
                 str(row["service_account_id"]) if row["service_account_id"] else None
             ),
-            scopes=tuple(row["scopes"]),
+            scopes=frozenset(row["scopes"]) & keys.SCOPES,
             allowed_models=frozenset(row["allowed_models"]),
             team_rpm_limit=row["team_rpm_limit"],
             team_tpm_limit=row["team_tpm_limit"],

@@ -35,8 +35,17 @@ class TokenSettings:
 
 @dataclass(frozen=True)
 class Identity:
-    subject: str | None  # Entra ID object id (oid), else sub
-    email: str | None
+    # Who the token is, as SSO sign-in links accounts (api.sso_sign_in): the issuer and
+    # its subject. Nothing else in a token (its email included) says which account it is.
+    issuer: str
+    subject: str | None
+
+
+def subject_of(claims: dict) -> str | None:
+    """A token's subject: Entra ID's object id (oid, the same in every app of a tenant),
+    else `sub`."""
+    subject = claims.get("oid") or claims.get("sub")
+    return None if subject is None else str(subject)
 
 
 def looks_like_jwt(credential: str) -> bool:
@@ -97,6 +106,4 @@ class TokenVerifier:
             self._claims.validate(decoded.claims)
         except JoseError as exc:
             raise TokenError(f"invalid token: {exc.error}") from None
-        claims = decoded.claims
-        email = claims.get("email") or claims.get("preferred_username") or claims.get("upn")
-        return Identity(subject=claims.get("oid") or claims.get("sub"), email=email)
+        return Identity(issuer=decoded.claims["iss"], subject=subject_of(decoded.claims))
