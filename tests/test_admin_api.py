@@ -483,6 +483,12 @@ BAD_INPUT = [
         {"team": "n1", "name": "k", "expires_at": "2000-01-01T00:00:00Z"},
         "is in the past",
     ),
+    (  # a time that exists where it was written, but not in UTC (SQLSTATE 22000, asyncpg's)
+        "POST",
+        "/admin/api-keys",
+        {"team": "n1", "name": "k", "expires_at": "9999-12-31T23:59:59-14:00"},
+        "date value out of range",
+    ),
     (
         "POST",
         "/admin/guardrails",
