@@ -543,7 +543,8 @@ def test_a_user_who_must_change_their_password_gets_403_until_they_do(same_world
 
 
 def test_other_surfaces_keep_their_own_error_formats(world):
-    assert httpx.get(f"{world.url}/no-such-page").json() == {"detail": "Not Found"}
+    unknown = httpx.get(f"{world.url}/no-such-page").json()["error"]
+    assert (unknown["type"], unknown["code"]) == ("not_found_error", "not_found")
     no_key = httpx.get(f"{world.url}/v1/models").json()["error"]
     assert set(no_key) == {"message", "type", "param", "code"}  # OpenAI's shape
 
