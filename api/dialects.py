@@ -5,7 +5,7 @@
 every other path (/auth, /admin, /healthz, …) with the error body of /auth
 (api/auth/errors.py), itself OpenAI-compatible. The routes answer their own errors; this
 is for what is refused before a route's code runs: an unknown path, a wrong method, a body
-that cannot be parsed (the app's handlers in api/app.py).
+too large or not JSON (the app's handlers in api/app.py).
 """
 
 from http import HTTPStatus
@@ -26,6 +26,7 @@ CODE_BY_STATUS = {
     HTTPStatus.BAD_REQUEST: "invalid_request",
     HTTPStatus.NOT_FOUND: "not_found",
     HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "request_too_large",
 }
 
 
@@ -70,5 +71,5 @@ def http_exception_response(request: Request, exc: HTTPException) -> JSONRespons
         elif status == HTTPStatus.METHOD_NOT_ALLOWED:
             allowed = (exc.headers or {}).get("Allow", "")
             message = f"{path} does not take {request.method}; it takes {allowed}."
-    code = getattr(exc, "code", None)  # an HTTPException of ours may say why
+    code = getattr(exc, "code", None)  # request_bodies.BodyRefused says why
     return error_response(path, status, message, code, exc.headers)
