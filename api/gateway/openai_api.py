@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.gateway import errors, translate
+from api.gateway.request_schemas import CHAT_COMPLETION, EMBEDDINGS, request_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, ascii_json_length, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
@@ -69,6 +70,7 @@ def choices(data: dict) -> list[dict]:
 @router.post(
     "/chat/completions",
     summary="Create a chat completion (OpenAI format)",
+    openapi_extra=request_body(CHAT_COMPLETION),
     responses=errors.openapi_responses("openai"),
 )
 async def chat_completions(request: Request) -> Response:
@@ -169,6 +171,7 @@ def stream_reader(wants_usage: bool):
 @router.post(
     "/embeddings",
     summary="Create embeddings (OpenAI format)",
+    openapi_extra=request_body(EMBEDDINGS),
     responses=errors.openapi_responses("openai"),
 )
 async def embeddings(request: Request) -> Response:
