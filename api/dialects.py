@@ -5,7 +5,8 @@
 every other path (/auth, /admin, /healthz, …) with the error body of /auth
 (api/auth/errors.py), itself OpenAI-compatible. The routes answer their own errors; this
 is for what is refused before a route's code runs: an unknown path, a wrong method, a body
-too large or not JSON (the app's handlers in api/app.py).
+too large or not JSON (the app's handlers in api/app.py), a client too slow to send its
+request (the HTTP server, api/server.py).
 """
 
 from http import HTTPStatus
@@ -26,7 +27,9 @@ CODE_BY_STATUS = {
     HTTPStatus.BAD_REQUEST: "invalid_request",
     HTTPStatus.NOT_FOUND: "not_found",
     HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTPStatus.REQUEST_TIMEOUT: "request_timeout",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "request_too_large",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "request_header_fields_too_large",
 }
 
 
