@@ -16,12 +16,13 @@ import asyncpg
 import httpx
 import redis.asyncio as redis
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from api import admin, auth, errors
+from api import admin, auth, dialects, errors
 from api.auth import oidc
 from api.auth.errors import ApiProblem
 from api.auth.oidc_provider import OidcProvider, OidcSettings
@@ -182,22 +183,28 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if not request.url.path.startswith(("/auth", "/admin")):
-            return await request_validation_exception_handler(request, exc)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
             for e in exc.errors()[:10]
         )
-        return JSONResponse(
-            {
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "invalid_input",
-                    "message": f"Invalid request: {problems}.",
-                }
-            },
-            status_code=422,
-        )
+        message = f"Invalid request: {problems}."
+        return dialects.error_response(request.url.path, 422, message, "invalid_input")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # No such route, a wrong method, a body refused (api/request_bodies.py)
+        return dialects.http_exception_response(request, exc)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Gone while sending its body, before any route ran: there is nobody to answer.
+        return Response(status_code=499)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The exception goes on to the server's log; the caller gets an answer it can read.
+        message = "The server failed to handle the request; it has been logged."
+        return dialects.error_response(request.url.path, 500, message, "internal_error")
 
     app.include_router(openai_api.router)
     app.include_router(auth.router)

@@ -212,6 +212,7 @@ def up(
     import uvicorn
 
     from api.app import create_app
+    from api.server import server_config
 
     settings = load()
     if settings.is_cloud:
@@ -286,7 +287,7 @@ def up(
             f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
         )
         server = uvicorn.Server(
-            uvicorn.Config(
+            server_config(
                 create_app(
                     app_url,
                     redis_url,

@@ -1,7 +1,10 @@
 """The one place where database errors become HTTP statuses.
 
 api.* functions raise custom SQLSTATEs (see sql/iam.sql); a few standard ones can reach
-the surface too. Anything else is a server error.
+the surface too, and the whole of class 22 (data exception: a value the database cannot
+take, such as a NUL in text, a number out of range or a time outside its calendar, and
+asyncpg's own refusals of arguments it cannot encode, 22000). Anything else is a server
+error.
 """
 
 from http import HTTPStatus
@@ -18,12 +21,10 @@ STATUS_BY_SQLSTATE = {
     "42501": HTTPStatus.FORBIDDEN,  # insufficient_privilege (incl. a row-level security check)
     "23505": HTTPStatus.CONFLICT,  # unique_violation
     "23514": HTTPStatus.UNPROCESSABLE_ENTITY,  # check_violation
-    "22P02": HTTPStatus.UNPROCESSABLE_ENTITY,  # invalid_text_representation (e.g. a bad uuid)
-    "22021": HTTPStatus.UNPROCESSABLE_ENTITY,  # character_not_in_repertoire (a NUL in text)
-    "22P05": HTTPStatus.UNPROCESSABLE_ENTITY,  # untranslatable_character
-    "22001": HTTPStatus.UNPROCESSABLE_ENTITY,  # string_data_right_truncation
     "57014": HTTPStatus.SERVICE_UNAVAILABLE,  # query_canceled (statement timeout)
 }
+# Class 22, data exception: the value came from the caller, so the caller can fix it.
+DATA_EXCEPTION_CLASS = "22"
 
 # Stable machine-readable names for the error bodies of both wire formats.
 ERROR_TYPE_BY_STATUS = {
@@ -31,15 +32,22 @@ ERROR_TYPE_BY_STATUS = {
     HTTPStatus.UNAUTHORIZED: "authentication_error",
     HTTPStatus.FORBIDDEN: "permission_error",
     HTTPStatus.NOT_FOUND: "not_found_error",
+    HTTPStatus.METHOD_NOT_ALLOWED: "invalid_request_error",
+    HTTPStatus.REQUEST_TIMEOUT: "invalid_request_error",
     HTTPStatus.CONFLICT: "conflict_error",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "request_too_large",
     HTTPStatus.UNPROCESSABLE_ENTITY: "invalid_request_error",
     HTTPStatus.TOO_MANY_REQUESTS: "rate_limit_error",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "invalid_request_error",
     HTTPStatus.SERVICE_UNAVAILABLE: "overloaded_error",
 }
 
 
 def http_status(sqlstate: str | None) -> HTTPStatus:
-    return STATUS_BY_SQLSTATE.get(sqlstate or "", HTTPStatus.INTERNAL_SERVER_ERROR)
+    sqlstate = sqlstate or ""
+    if sqlstate.startswith(DATA_EXCEPTION_CLASS):
+        return HTTPStatus.UNPROCESSABLE_ENTITY
+    return STATUS_BY_SQLSTATE.get(sqlstate, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 def error_type(status: HTTPStatus) -> str:

@@ -30,6 +30,7 @@ from api.schema_instance import Unsatisfiable
 
 MOCK_HEADER = {"x-mock-provider": "true"}
 EMBEDDING_DIMENSIONS = 64
+MAX_EMBEDDING_DIMENSIONS = 3072  # the most any OpenAI embedding model has
 
 
 @dataclass
@@ -291,7 +292,11 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
         if not inputs or not all(isinstance(i, str) for i in inputs):
             return error(request, 400, "input must be a string or a list of strings")
-        dimensions = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS
+        if not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS:
+            return error(
+                request, 400, f"dimensions must be an integer from 1 to {MAX_EMBEDDING_DIMENSIONS}"
+            )
         tokens = count_tokens(inputs)
         return JSONResponse(
             {

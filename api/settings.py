@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         default=None, alias="AZURE_SERVICEBUS_CONNECTION_STRING"
     )
     events_queue: str = Field(default="aigw-events", alias="AIGW_EVENTS_QUEUE")
+    # The HTTP server's deadlines (api/server.py): a request's headers must arrive within
+    # header_timeout_s, its body within body_timeout_s after them (60 s: 32 MiB, the
+    # largest body taken, at 4.5 Mbit/s); an idle connection closes after
+    # keep_alive_timeout_s.
+    header_timeout_s: float = Field(default=10, gt=0, alias="AIGW_HEADER_TIMEOUT_S")
+    body_timeout_s: float = Field(default=60, gt=0, alias="AIGW_BODY_TIMEOUT_S")
+    keep_alive_timeout_s: float = Field(default=5, gt=0, alias="AIGW_KEEPALIVE_TIMEOUT_S")
     secret_key: str | None = None
     # How long a principal cached before the database went away is still served while it
     # is away (nobody can revoke a key meanwhile); teams with a budget fail closed anyway.

@@ -172,12 +172,14 @@ def mock_upstream():
 
 
 @pytest.fixture
-def gateway(db, redis_url, mock_upstream):
+def gateway(request, db, redis_url, mock_upstream):
+    """The whole app behind the server `aigw up` runs; its deadlines may be given with
+    `@pytest.mark.parametrize("gateway", [Deadlines(...)], indirect=True)`."""
     mock_url, state = mock_upstream
     config = load_config(env={}, mock_provider_url=mock_url)  # no provider keys: all mock
     events = MemorySink()
     operator_call(db.admin, "select api.create_team('t1')")
     key_id, key = operator_call(db.admin, "select id, key from api.issue_key('t1', 'k')")[0]
     app = create_app(db.app, redis_url, gateway_config=config, events=events)
-    with serving(app) as url:
+    with serving(app, deadlines=getattr(request, "param", None)) as url:
         yield RunningGateway(url, mock_url, state, events, db, key, str(key_id), app)

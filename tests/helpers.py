@@ -12,6 +12,7 @@ import psycopg
 import uvicorn
 
 from api.embedded import free_port
+from api.server import Deadlines, server_config
 
 AIGW = [sys.executable, "-m", "api.cli"]
 
@@ -35,11 +36,17 @@ def operator_call(admin_url: str, query: str, params: tuple | dict | None = ()) 
 
 
 @contextmanager
-def serving(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free local port, in a thread; yields its URL."""
+def serving(app, deadlines: Deadlines | None = None) -> Iterator[str]:
+    """Serve an ASGI app on a free local port, in a thread, as `aigw up` serves it (the
+    server's deadlines: `deadlines`, or the settings'); yields its URL."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    config = server_config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        deadlines=deadlines,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

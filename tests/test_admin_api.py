@@ -485,6 +485,12 @@ BAD_INPUT = [
         {"team": "n1", "name": "k", "expires_at": "2000-01-01T00:00:00Z"},
         "is in the past",
     ),
+    (  # a time that exists where it was written, but not in UTC (SQLSTATE 22000, asyncpg's)
+        "POST",
+        "/admin/api-keys",
+        {"team": "n1", "name": "k", "expires_at": "9999-12-31T23:59:59-14:00"},
+        "date value out of range",
+    ),
     (
         "POST",
         "/admin/guardrails",
@@ -539,7 +545,8 @@ def test_a_user_who_must_change_their_password_gets_403_until_they_do(same_world
 
 
 def test_other_surfaces_keep_their_own_error_formats(world):
-    assert httpx.get(f"{world.url}/no-such-page").json() == {"detail": "Not Found"}
+    unknown = httpx.get(f"{world.url}/no-such-page").json()["error"]
+    assert (unknown["type"], unknown["code"]) == ("not_found_error", "not_found")
     no_key = httpx.get(f"{world.url}/v1/models").json()["error"]
     assert set(no_key) == {"message", "type", "param", "code"}  # OpenAI's shape
 

@@ -95,6 +95,27 @@ def test_bad_input_is_refused_clearly_and_writes_nothing(seeded, query, sqlstate
     assert operator_call(db.admin, COUNTS) == before
 
 
+DATA_ERRORS = [
+    "select 1 / 0",  # 22012 division_by_zero
+    "select 'x'::int",  # 22P02 invalid_text_representation
+    "select 2147483648::int",  # 22003 numeric_value_out_of_range
+    "select '2026-13-01'::date",  # 22008 datetime_field_overflow
+    "select convert_from('\\xff', 'UTF8')",  # 22021 character_not_in_repertoire
+    "select 'a' ~ '('",  # 2201B invalid_regular_expression
+    "select generate_series(1, 10, 0)",  # 22023 invalid_parameter_value
+]
+
+
+@pytest.mark.parametrize("query", DATA_ERRORS)
+def test_every_data_exception_of_the_database_is_the_callers_422(seeded, query):
+    """Class 22 as a whole: the value came from the caller, who can fix it."""
+    db, _ = seeded
+    with pytest.raises(psycopg.Error) as refused:
+        operator_call(db.admin, query)
+    assert refused.value.sqlstate.startswith("22"), refused.value.sqlstate
+    assert http_status(refused.value.sqlstate) == 422
+
+
 def test_a_failed_first_run_leaves_nothing_behind(db):
     # The admin email is invalid: bootstrap fails after nothing, not after half.
     with pytest.raises(psycopg.Error) as refused:

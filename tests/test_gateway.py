@@ -806,3 +806,39 @@ def test_a_stream_cut_short_is_charged_for_what_it_produced_in_either_dialect(ga
         "select spent_usd, reserved_usd from api.list_budgets()"
     )
     assert reserved == 0 and spent >= Decimal(event.output_tokens) * 5 / 10**6  # haiku: $5/M out
+
+
+# Found by fuzzing the model endpoints with schema-invalid bodies: each was a 502 (the mock
+# provider's 500, or litellm's own failure retried) that cooled its model down.
+FUZZED = [
+    ("/v1/chat/completions", {"model": "claude-sonnet-4-6", "messages": [[{}]]}),
+    ("/v1/chat/completions", {"model": "claude-sonnet-4-6", "messages": [None]}),
+    (
+        "/v1/chat/completions",
+        {"model": "claude-sonnet-4-6", "messages": HELLO, "tools": [{"type": "function"}]},
+    ),
+    ("/v1/chat/completions", {"model": "gpt-4o", "messages": [[{}]]}),
+    ("/anthropic/v1/messages", {"model": "gpt-4o", "max_tokens": 5, "messages": [[1]]}),
+    (
+        "/anthropic/v1/messages",
+        {
+            "model": "gpt-4o",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": [{"type": "text"}]}],
+        },
+    ),
+    (
+        "/anthropic/v1/messages",
+        {"model": "gpt-4o", "max_tokens": 5, "messages": [{"content": "x"}]},
+    ),
+    ("/anthropic/v1/messages", {"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [[1]]}),
+]
+
+
+def test_the_fuzzers_findings_are_400s_that_cool_nothing(gateway):
+    headers = {"authorization": f"Bearer {gateway.key}", "x-api-key": gateway.key}
+    for path, body in FUZZED * 2:
+        response = httpx.post(f"{gateway.url}{path}", json=body, headers=headers)
+        assert response.status_code == 400, (path, body, response.text)
+        assert ("type" in response.json()) == path.startswith("/anthropic")
+    assert gateway.gateway.upstream.cooling_down() == []

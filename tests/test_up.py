@@ -155,28 +155,40 @@ def test_first_run_second_run_and_ctrl_c_on_the_embedded_stack(tmp_path):
     assert psutil.wait_procs(started, timeout=10)[1] == []
 
 
-def test_with_database_url_and_redis_url_set_up_starts_nothing(db, redis_url, tmp_path):
-    port = free_port()
+def serve(command: list[str], db, redis_url, port: int) -> subprocess.Popen:
+    """A server process on DATABASE_URL and REDIS_URL, with a header deadline of 1 s."""
     env = {**os.environ, "DATABASE_URL": db.admin, "REDIS_URL": redis_url, "COLUMNS": "200"}
     env.pop("AIGW_ENV", None)
+    env["AIGW_HEADER_TIMEOUT_S"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "up", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            return process
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+
+
+def assert_a_silent_client_is_cut_off_within(port: int, seconds: float) -> None:
+    """The server's header deadline, as configured in its environment."""
+    with socket.create_connection(("127.0.0.1", port), timeout=seconds + 5) as silent:
+        started = time.monotonic()
+        assert silent.recv(1) == b""
+        assert time.monotonic() - started < seconds + 1.5
+
+
+def test_with_database_url_and_redis_url_set_up_starts_nothing(db, redis_url, tmp_path):
+    port = free_port()
+    process = serve(
+        [sys.executable, "-m", "api.cli", "up", "--port", str(port)], db, redis_url, port
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
-        assert response.status_code == 200
         assert psutil.Process(process.pid).children(recursive=True) == []
+        assert_a_silent_client_is_cut_off_within(port, 1)  # the server of the settings
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0]
@@ -184,6 +196,29 @@ def test_with_database_url_and_redis_url_set_up_starts_nothing(db, redis_url, tm
     assert "PostgreSQL (DATABASE_URL)" in output and "Redis (REDIS_URL)" in output
     # The test database was migrated already and is bootstrapped here on first `up`.
     assert "First run" in output
+
+
+def test_the_process_manager_command_line_serves_behind_the_same_protocol(db, redis_url):
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:from_environment",
+        "--http",
+        "api.server:GuardedHttpProtocol",
+        "--ws",
+        "none",
+        "--port",
+        str(port),
+    ]
+    process = serve(command, db, redis_url, port)
+    try:
+        assert_a_silent_client_is_cut_off_within(port, 1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
 
 
 def test_a_port_in_use_is_reported_before_anything_starts(tmp_path):

@@ -7,8 +7,11 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Slug, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/areas", tags=["admin: areas"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/areas", tags=["admin: areas"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class Area(BaseModel):

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Usd, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(tags=["admin: budgets"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["admin: budgets"], responses=ERROR_RESPONSES, route_class=AdminRoute)
 
 
 class Budget(BaseModel):

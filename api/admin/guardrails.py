@@ -12,8 +12,14 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Slug
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/guardrails", tags=["admin: guardrails"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/guardrails",
+    tags=["admin: guardrails"],
+    responses=ERROR_RESPONSES,
+    route_class=AdminRoute,
+)
 
 Stage = Literal["input", "output"]
 Kind = Literal["block_pattern", "max_input_tokens", "pii_redact"]

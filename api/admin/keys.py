@@ -9,8 +9,11 @@ from pydantic import BaseModel, Field
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Int32, Slug, as_dicts
 from api.keys import Scope
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/api-keys", tags=["admin: api keys"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api-keys", tags=["admin: api keys"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class ApiKey(BaseModel):

@@ -7,8 +7,11 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Slug, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/mcp", tags=["admin: mcp servers"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/mcp", tags=["admin: mcp servers"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class McpServer(BaseModel):

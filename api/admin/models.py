@@ -5,8 +5,11 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/models", tags=["admin: models"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/models", tags=["admin: models"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class Model(BaseModel):

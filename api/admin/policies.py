@@ -6,8 +6,11 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Int32, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/policies", tags=["admin: policies"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/policies", tags=["admin: policies"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class TeamPolicy(BaseModel):

@@ -6,8 +6,11 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Usd, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/pricing", tags=["admin: pricing"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/pricing", tags=["admin: pricing"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class Price(BaseModel):

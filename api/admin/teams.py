@@ -8,8 +8,11 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Slug, as_dicts
+from api.request_bodies import AdminRoute
 
-router = APIRouter(prefix="/teams", tags=["admin: teams"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/teams", tags=["admin: teams"], responses=ERROR_RESPONSES, route_class=AdminRoute
+)
 
 
 class Team(BaseModel):

@@ -14,8 +14,9 @@ from api.auth.deps import UserConnection, digest, new_token
 from api.auth.errors import ApiProblem, responses
 from api.auth.login import EMAIL_PATTERN, SessionResponse, open_session
 from api.passwords import hash_password
+from api.request_bodies import SignInRoute
 
-router = APIRouter(prefix="/invitations", tags=["invitations"])
+router = APIRouter(prefix="/invitations", tags=["invitations"], route_class=SignInRoute)
 
 INVITATION_PREFIX = "aigw_inv_"
 ROLES = ("platform_admin", "area_owner", "team_admin", "developer", "viewer")

@@ -24,8 +24,9 @@ from api.auth.deps import (
 from api.auth.errors import ApiProblem, responses
 from api.database import principal_transaction
 from api.passwords import hash_password, verify_password
+from api.request_bodies import SignInRoute
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=SignInRoute)
 
 
 @functools.cache

@@ -23,8 +23,9 @@ from api.auth.errors import ApiProblem, responses
 from api.auth.id_token import Identity
 from api.auth.login import open_session
 from api.auth.oidc_provider import OidcProvider
+from api.request_bodies import SignInRoute
 
-router = APIRouter(prefix="/oidc", tags=["auth"])
+router = APIRouter(prefix="/oidc", tags=["auth"], route_class=SignInRoute)
 logger = logging.getLogger(__name__)
 CALLBACK_PATH = "/auth/oidc/callback"
 USED_STATE_MARGIN_S = 300

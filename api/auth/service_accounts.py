@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from api.auth.deps import Slug, UserConnection
 from api.auth.errors import responses
+from api.request_bodies import SignInRoute
 
-router = APIRouter(prefix="/service-accounts", tags=["service accounts"])
+router = APIRouter(prefix="/service-accounts", tags=["service accounts"], route_class=SignInRoute)
 
 
 class ServiceAccountRequest(BaseModel):

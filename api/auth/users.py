@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from api.auth.deps import UserConnection
 from api.auth.errors import responses
 from api.auth.invitations import ROLES
+from api.request_bodies import SignInRoute
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=SignInRoute)
 
 
 class User(BaseModel):

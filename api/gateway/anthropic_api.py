@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.gateway import bounds, errors, translate, validation
 from api.gateway.openai_api import json_body
+from api.gateway.request_schemas import COUNT_TOKENS, MESSAGES, request_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
 
@@ -55,6 +56,7 @@ async def admit_message(request: Request, gw: Gateway, admission: Admission) -> 
 @router.post(
     "/messages",
     summary="Create a message (Anthropic format)",
+    openapi_extra=request_body(MESSAGES),
     responses=errors.openapi_responses("anthropic"),
 )
 async def messages(request: Request) -> Response:
@@ -144,6 +146,7 @@ def read_event(data: dict, usage: Usage) -> tuple[int, bool, bool]:
 @router.post(
     "/messages/count_tokens",
     summary="Count a message's input tokens",
+    openapi_extra=request_body(COUNT_TOKENS),
     responses=errors.openapi_responses("anthropic"),
 )
 async def count_tokens(request: Request) -> Response:

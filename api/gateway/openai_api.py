@@ -8,8 +8,10 @@ from fastapi.responses import JSONResponse, Response
 
 from api import json_input
 from api.gateway import bounds, errors, translate, validation
+from api.gateway.request_schemas import CHAT_COMPLETION, EMBEDDINGS, request_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, ascii_json_length, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
+from api.request_bodies import read_limited
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 WIRE = "openai"
@@ -21,16 +23,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 async def json_body(request: Request, admission: Admission) -> dict:
     """The request's JSON object, read up to MAX_BODY_BYTES (a larger body is refused
     before it is all in memory); its length is kept on the admission."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise errors.too_large(MAX_BODY_BYTES)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise errors.too_large(MAX_BODY_BYTES)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = await read_limited(request, MAX_BODY_BYTES, errors.too_large)
     admission.body_chars = ascii_json_length(raw)
     if admission.principal is not None and admission.principal.has_budget:
         admission.body = raw  # what the budget's bound is computed from
@@ -72,6 +65,7 @@ def choices(data: dict) -> list[dict]:
 @router.post(
     "/chat/completions",
     summary="Create a chat completion (OpenAI format)",
+    openapi_extra=request_body(CHAT_COMPLETION),
     responses=errors.openapi_responses("openai"),
 )
 async def chat_completions(request: Request) -> Response:
@@ -188,6 +182,7 @@ def produced_chars(delta: dict) -> int:
 @router.post(
     "/embeddings",
     summary="Create embeddings (OpenAI format)",
+    openapi_extra=request_body(EMBEDDINGS),
     responses=errors.openapi_responses("openai"),
 )
 async def embeddings(request: Request) -> Response:
