@@ -209,6 +209,7 @@ def create_app(
     app.include_router(openai_api.router)
     app.include_router(auth.router)
     app.include_router(anthropic_api.router)
+    app.include_router(anthropic_api.probe)
     app.include_router(admin.router)
 
     @app.get(

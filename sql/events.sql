@@ -31,7 +31,7 @@ begin
         request_id, started_at, endpoint, wire, status, key_id, team_id, owner_user_id,
         service_account_id, model_requested, model_served, deployment, path, stream,
         input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
-        upstream_latency_ms, upstream_attempts, error_type, session_id, tool_calls,
+        upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
         client_disconnected, cache, saved_input_tokens, saved_output_tokens, saved_usd)
     values (
         new.request_id, new.started_at, new.endpoint, new.wire, new.status, new.key_id,
@@ -43,7 +43,7 @@ begin
                                                coalesce(new.output_tokens, 0),
                                                coalesce(new.cached_input_tokens, 0)), 0),
         coalesce(new.latency_ms, 0), new.upstream_latency_ms,
-        coalesce(new.upstream_attempts, 0), new.error_type, new.session_id,
+        coalesce(new.upstream_attempts, 0), new.error_type, new.session_id, new.client,
         coalesce(new.tool_calls, 0), coalesce(new.client_disconnected, false), new.cache,
         coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0),
         coalesce(policy.cost_usd(new.model_served, coalesce(new.saved_input_tokens, 0),
@@ -63,7 +63,7 @@ create view api.request_event_intake as
     select request_id, started_at, endpoint, wire, status, key_id, team_id, owner_user_id,
            service_account_id, model_requested, model_served, deployment, path, stream,
            input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
-           upstream_latency_ms, upstream_attempts, error_type, session_id, tool_calls,
+           upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
            client_disconnected, cache, saved_input_tokens, saved_output_tokens
       from events.requests
      where false;

@@ -154,7 +154,7 @@ def test_aliases_resolve_to_the_canonical_model(gateway):
 
 def test_models_lists_what_the_team_may_use_and_says_it_is_mock(gateway):
     listed = oa(gateway).models.list()
-    assert len(listed.data) == 13  # the spec's twelve and an embedding model
+    assert len(listed.data) == 16  # the spec's twelve, the current Claude three, an embedding model
     assert all(m.owned_by == "aigw-mock-provider" for m in listed.data)
     gateway.operator("select api.set_team_policy('t1', array['gpt-4o', 'claude-haiku-4-5'])")
     time.sleep(0.2)  # the policy change reaches the gateway by NOTIFY
@@ -477,6 +477,53 @@ def test_the_session_comes_from_the_header_or_else_the_clients_metadata(gateway)
         None,
         "x" * 128,
     ]
+
+
+def test_the_sessions_and_clients_of_claude_code_codex_and_the_sdks_are_recorded(gateway):
+    claude_code = "c4a4b881-bbea-4e89-91ac-859e20262774"
+    user_id = json.dumps({"device_id": "ab" * 32, "account_uuid": "", "session_id": claude_code})
+    key = {"x-api-key": gateway.key, "authorization": f"Bearer {gateway.key}"}
+    hello = {"model": "claude-haiku-4-5", "max_tokens": 8, "messages": HELLO}
+    # Claude Code: its header, and the JSON in metadata.user_id when the header is absent.
+    calls = [
+        ("/anthropic/v1/messages", {"x-claude-code-session-id": claude_code,
+                                    "user-agent": "claude-cli/2.1.332 (external, sdk-cli)"}, {}),
+        ("/anthropic/v1/messages", {"user-agent": "claude-cli/2.1.332 (external, cli)"},
+         {"metadata": {"user_id": user_id}}),
+        # Codex: session-id (and thread-id, the same thread).
+        ("/v1/chat/completions", {"session-id": "01a2374d-7d42", "thread-id": "01a2374d-7d42",
+                                  "user-agent": "codex_exec/0.171.0 (Debian 12.0.0; x86_64)"}, {}),
+        ("/v1/chat/completions", {"thread-id": "thread-only"}, {}),
+        # Ours wins over every client's.
+        ("/v1/chat/completions", {"x-aigw-session-id": "ours", "session-id": "theirs"}, {}),
+        # Not JSON, or JSON without a session: none.
+        ("/anthropic/v1/messages", {"user-agent": "Mozilla/5.0 (X11)"},
+         {"metadata": {"user_id": "{not json"}}),
+        ("/anthropic/v1/messages", {}, {"metadata": {"user_id": json.dumps({"device_id": "x"})}}),
+    ]  # fmt: skip
+    for path, headers, extra in calls:
+        response = httpx.post(
+            f"{gateway.url}{path}", json={**hello, **extra}, headers={**key, **headers}
+        )
+        assert response.status_code == 200, response.text
+    oa(gateway).chat.completions.create(model="gpt-4o", messages=HELLO)  # the OpenAI SDK
+    events = wait_for_events(gateway, len(calls) + 1)
+    assert [(e.session_id, e.client) for e in events] == [
+        (claude_code, "claude-cli"),
+        (claude_code, "claude-cli"),
+        ("01a2374d-7d42", "codex"),
+        ("thread-only", "python-httpx"),
+        ("ours", "python-httpx"),
+        (None, "mozilla"),
+        (None, "python-httpx"),
+        (None, "openai-python"),
+    ]
+
+
+def test_anthropic_clients_may_check_the_gateway_is_there(gateway):
+    for path in ("/anthropic", "/anthropic/", "/anthropic/api/hello"):
+        assert httpx.head(f"{gateway.url}{path}").status_code == 200
+    assert httpx.head(f"{gateway.url}/anthropic/nothing").status_code == 404
 
 
 def test_a_caller_supplied_upstream_url_is_never_followed(gateway):

@@ -68,9 +68,9 @@ def test_missing_provider_keys_go_to_the_mock_only_when_one_is_offered(tmp_path)
     assert cloud.mocked == [] and cloud.deployments["claude-sonnet-4-6"][0].api_key is None
 
 
-def test_the_default_config_has_the_specs_twelve_models_and_an_embedding_model():
+def test_the_default_config_has_the_specs_models_the_current_claude_ones_and_an_embedder():
     config = load_config(DEFAULT_CONFIG, env={})
-    assert len(config.deployments) == 13
+    assert len(config.deployments) == 16
     assert "text-embedding-3-small" in config.deployments
 
 

@@ -37,7 +37,7 @@ def test_upgrade_downgrade_upgrade_on_an_empty_database(empty_db):
     assert schemas(url) == {"iam", "policy", "api"}
     first = snapshot(url)
     assert first[3] == migrations.head_revision()
-    assert len(operator_call(url, "select * from api.list_models()")) == 13
+    assert len(operator_call(url, "select * from api.list_models()")) == 16
 
     migrations.downgrade(url, "base")
     assert schemas(url) == set()
@@ -63,7 +63,7 @@ def test_downgrade_some_revisions_then_upgrade_again(db):
     assert operator_call(db.admin, "select count(*) from policy.models") == [(0,)]
     assert operator_call(db.admin, "select to_regclass('policy.budget_usage')") == [(None,)]
     assert migrations.upgrade(db.admin) is True
-    assert operator_call(db.admin, "select count(*) from api.list_models()") == [(13,)]
+    assert operator_call(db.admin, "select count(*) from api.list_models()") == [(16,)]
 
 
 def test_concurrent_upgrades_are_serialised(empty_db):

@@ -60,6 +60,7 @@ class RequestEvent:
     upstream_attempts: int = 0
     error_type: str | None = None
     session_id: str | None = None
+    client: str | None = None  # from the User-Agent: claude-cli, codex, openai-python, …
     tool_calls: int = 0
     client_disconnected: bool = False
     # hit-exact | hit-semantic | miss | bypass; None where no cache applies. A hit costs

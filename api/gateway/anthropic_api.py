@@ -14,6 +14,18 @@ from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_toke
 from api.gateway.upstream import aiter_sse_events, read_json
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
+# What a client checks before it starts (Claude Code: HEAD <base URL>/api/hello): the
+# gateway is there. Nothing is authenticated or revealed.
+probe = APIRouter(prefix="/anthropic", tags=["Anthropic"], include_in_schema=False)
+
+
+@probe.head("")
+@probe.head("/")
+@probe.head("/api/hello")
+async def reachable() -> Response:
+    return Response(status_code=200)
+
+
 WIRE = "anthropic"
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
 

@@ -16,11 +16,13 @@ import asyncpg
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from api import json_input
 from api.cache import replay
 from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent, clean_text
 from api.gateway.bounds import Bound
+from api.gateway.clients import client_name
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
@@ -37,12 +39,42 @@ ADMISSION = "aigw.admission"
 
 MAX_SESSION_ID = 128
 CLAUDE_CODE_SESSION = re.compile(r"_session_([0-9A-Za-z-]{8,64})$")
+# Where clients name their session, by rank: ours, Claude Code's, Codex's.
+SESSION_HEADERS = {
+    b"x-aigw-session-id": 0,
+    b"x-claude-code-session-id": 1,
+    b"session-id": 2,
+    b"thread-id": 3,
+}
+
+
+def session_header(raw_headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The session a header names (the best-ranked one present), in one pass over the
+    request's headers."""
+    best, rank = None, len(SESSION_HEADERS)
+    for name, value in raw_headers:
+        if (found := SESSION_HEADERS.get(name)) is not None and found < rank:
+            best, rank = value, found
+    return best.decode("latin-1") if best else None
 
 
 def bounded(session_id: str | None) -> str | None:
     """A caller's session id as recorded: at most MAX_SESSION_ID characters, nothing
     the event log could not hold (clean_text), or none."""
     return clean_text(session_id, MAX_SESSION_ID) if session_id else None
+
+
+def claude_code_session(user_id: str) -> str | None:
+    """The session Claude Code names in `metadata.user_id`: a JSON object's session_id,
+    or an older version's `…_session_<uuid>` suffix."""
+    if user_id.startswith("{"):
+        try:
+            session = json_input.loads(user_id).get("session_id")
+        except (json_input.InvalidJson, AttributeError):
+            return None
+        return bounded(session) if isinstance(session, str) else None
+    found = CLAUDE_CODE_SESSION.search(user_id)
+    return found.group(1) if found else None
 
 
 def tokens_in(chars: int) -> int:
@@ -100,6 +132,7 @@ class Admission:
     model: str | None = None  # the canonical model group
     stream: bool = False
     session_id: str | None = None
+    client: str | None = None
     body_chars: int = 0  # the request body's length as ASCII JSON (ascii_json_length)
     body: bytes | None = None  # the raw body, kept for a budget's bound (bounds.py) only
     input_estimate: int = 0
@@ -137,21 +170,23 @@ class Gateway:
     # -- admission ---------------------------------------------------------------------
 
     def begin(self, request: Request, wire: str) -> Admission:
+        headers = request.headers
         admission = request.scope[ADMISSION] = Admission(
             request_id="req_" + os.urandom(16).hex(),  # uuid4().hex's 128 bits, no UUID built
             wire=wire,
             endpoint=request.scope["path"],
             started=time.perf_counter(),
             started_at=time.time(),
-            session_id=bounded(request.headers.get("x-aigw-session-id")),
+            session_id=bounded(session_header(request.scope["headers"])),
+            client=client_name(headers.get("user-agent")),
         )
         return admission
 
     def read_session(self, admission: Admission, body: dict) -> None:
-        """The session a request belongs to, when the x-aigw-session-id header did not
-        say: the client's own metadata. OpenAI-format clients may send
-        `metadata.session_id`; Claude Code sends `metadata.user_id` ending in
-        `_session_<uuid>`."""
+        """The session a request belongs to, when no header said: the client's own
+        metadata. OpenAI-format clients may send `metadata.session_id`; Claude Code
+        sends `metadata.user_id`, a JSON object with its `session_id` (older versions:
+        a string ending in `_session_<uuid>`)."""
         if admission.session_id is not None:
             return
         metadata = body.get("metadata")
@@ -159,10 +194,8 @@ class Gateway:
             return
         if isinstance(session := metadata.get("session_id"), str):
             admission.session_id = bounded(session)
-        elif isinstance(user := metadata.get("user_id"), str) and (
-            found := CLAUDE_CODE_SESSION.search(user)
-        ):
-            admission.session_id = found.group(1)
+        elif isinstance(user := metadata.get("user_id"), str):
+            admission.session_id = claude_code_session(user)
 
     async def authenticate(self, request: Request, admission: Admission) -> Principal:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
@@ -319,6 +352,7 @@ class Gateway:
             upstream_attempts=attempts,
             error_type=error_type,
             session_id=admission.session_id,
+            client=admission.client,
             client_disconnected=disconnected,
             cache=admission.cache_status,
         )
