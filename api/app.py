@@ -31,7 +31,7 @@ from api.cache.store import ResponseCache
 from api.embedded import app_url_from_admin, default_data_dir
 from api.events.transports import PostgresQueueTransport
 from api.events.writer import EventWriter
-from api.gateway import anthropic_api, openai_api, translate
+from api.gateway import anthropic_api, openai_api, responses_api, translate
 from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
 from api.gateway.config import GatewayConfig, load_config
@@ -207,6 +207,7 @@ def create_app(
         return dialects.error_response(request.url.path, 500, message, "internal_error")
 
     app.include_router(openai_api.router)
+    app.include_router(responses_api.router)
     app.include_router(auth.router)
     app.include_router(anthropic_api.router)
     app.include_router(anthropic_api.probe)

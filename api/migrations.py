@@ -24,13 +24,14 @@ DOMAIN_FILES = (
     "policy.sql",
     "cache.sql",
     "events.sql",
+    "conversations.sql",
     "audit.sql",
     "auth.sql",
     "admin.sql",
     "grants.sql",
 )
 # Schemas whose policies and functions the SQL files own entirely.
-MANAGED_SCHEMAS = ("iam", "policy", "cache", "events", "audit")
+MANAGED_SCHEMAS = ("iam", "policy", "cache", "events", "conversations", "audit")
 MIGRATION_LOCK = 0x61696777  # "aigw"
 
 META_SETUP = """

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from api import json_input, mock_model
+from api import json_input, mock_model, mock_responses
+from api.cache import replay
 from api.gateway import validation
 from api.gateway.errors import GatewayError
 from api.schema_instance import Unsatisfiable
@@ -412,6 +413,42 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers=MOCK_HEADER)
 
+    async def responses(request: Request) -> Response:
+        """The Responses API: the same model behind it (mock_model), answered as a
+        response object or a stream of response events."""
+        fault, early = await begin(request)
+        if early:
+            return early
+        body = await body_of(request)
+        if isinstance(body, Response):
+            return body
+        chat = mock_responses.as_chat(body)
+        turn = mock_model.openai_turn(chat)
+        input_tokens = state.prompt_tokens(chat["messages"], tools=chat["tools"])
+        text, cut = None, False
+        if turn.tool_name:
+            output_tokens = count_tokens(json.dumps(turn.tool_input))
+        else:
+            text, output_tokens, cut = state.output(turn.text, body.get("max_output_tokens"))
+        usage = mock_responses.usage_of(input_tokens, state.cached(input_tokens), output_tokens)
+        output = mock_responses.output_items(turn, text)
+        response = mock_responses.response_object(body, output, usage, cut)
+        if not body.get("stream"):
+            return JSONResponse(response, headers=MOCK_HEADER)
+        sequence = replay.responses_event_sequence(
+            response, lambda t: split_chunks(t, state.chunks)
+        )
+
+        async def stream() -> AsyncIterator[bytes]:
+            for sent, (kind, data) in enumerate(sequence, start=1):
+                if state.chunk_delay_s and kind.endswith(".delta"):
+                    await asyncio.sleep(state.chunk_delay_s)
+                yield sse(data, kind)
+                if fault and fault.cut_after is not None and sent >= fault.cut_after + 4:
+                    return  # (the four events before the first delta do not count)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=MOCK_HEADER)
+
     async def count_message_tokens(request: Request) -> Response:
         _, early = await begin(request)
         if early:
@@ -472,6 +509,8 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         Route("/embeddings", refusing_odd_input(embeddings), methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/messages", refusing_odd_input(messages), methods=["POST"]),
+        Route("/v1/responses", refusing_odd_input(responses), methods=["POST"]),
+        Route("/responses", refusing_odd_input(responses), methods=["POST"]),
         Route(
             "/v1/messages/count_tokens",
             refusing_odd_input(count_message_tokens),

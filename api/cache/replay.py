@@ -9,7 +9,7 @@ reason, usage when asked for), never as one aggregated chunk.
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 WORDS_PER_DELTA = 4
@@ -233,3 +233,73 @@ class AnthropicCollector:
         if not self.done or self.message is None or self.partial:
             return None
         return {**self.message, "content": [b for _, b in sorted(self.blocks.items())]}
+
+
+# -- OpenAI Responses API ----------------------------------------------------------------
+
+
+def responses_event_sequence(
+    response: dict, split: Callable[[str], Iterable[str]] = text_pieces
+) -> list[tuple[str, dict]]:
+    """The stream the Responses API sends for `response`: (event type, data) in order,
+    each with its sequence number; a message's text in the pieces `split` makes of it,
+    a function call's arguments in pieces."""
+    sent: list[tuple[str, dict]] = []
+
+    def emit(kind: str, **data) -> None:
+        sent.append((kind, {"type": kind, "sequence_number": len(sent), **data}))
+
+    opening = {**response, "status": "in_progress", "output": [], "usage": None}
+    emit("response.created", response=opening)
+    emit("response.in_progress", response=opening)
+    for index, item in enumerate(response.get("output") or []):
+        at = {"item_id": item.get("id"), "output_index": index}
+        if item.get("type") == "message":
+            emit("response.output_item.added", output_index=index,
+                 item={**item, "status": "in_progress", "content": []})  # fmt: skip
+            for n, part in enumerate(item.get("content") or []):
+                text = part.get("text") or ""
+                emit(
+                    "response.content_part.added", **at, content_index=n, part={**part, "text": ""}
+                )
+                for piece in split(text):
+                    emit("response.output_text.delta", **at, content_index=n, delta=piece,
+                         logprobs=[])  # fmt: skip
+                emit("response.output_text.done", **at, content_index=n, text=text, logprobs=[])
+                emit("response.content_part.done", **at, content_index=n, part=part)
+        elif item.get("type") == "function_call":
+            arguments = item.get("arguments") or ""
+            emit("response.output_item.added", output_index=index,
+                 item={**item, "status": "in_progress", "arguments": ""})  # fmt: skip
+            for piece in json_pieces(arguments):
+                emit("response.function_call_arguments.delta", **at, delta=piece)
+            emit("response.function_call_arguments.done", **at, arguments=arguments)
+        else:
+            emit("response.output_item.added", output_index=index, item=item)
+        emit("response.output_item.done", output_index=index, item=item)
+    final = (
+        "response.incomplete" if response.get("status") == "incomplete" else "response.completed"
+    )
+    emit(final, response=response)
+    return sent
+
+
+def responses_events(response: dict) -> Iterator[bytes]:
+    for kind, data in responses_event_sequence(response):
+        yield _sse(data, kind)
+
+
+class ResponsesCollector:
+    """A Responses stream's answer: the response its final event carries, whole."""
+
+    FINAL = frozenset({"response.completed", "response.incomplete"})
+
+    def __init__(self) -> None:
+        self.response: dict | None = None
+
+    def feed(self, data: dict) -> None:
+        if data.get("type") in self.FINAL and isinstance(data.get("response"), dict):
+            self.response = data["response"]
+
+    def result(self) -> dict | None:
+        return self.response

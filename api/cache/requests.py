@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from api.cache import guard
 from api.cache.policy import CachePolicy
 
-# Fields that change how an answer is delivered or attributed, never what it says.
-DELIVERY_FIELDS = frozenset({"stream", "stream_options", "user", "metadata"})
+# Fields that change how an answer is delivered, kept or attributed, never what it says
+# (the Responses API's previous_response_id is expanded into the input before the key).
+DELIVERY_FIELDS = frozenset(
+    {"stream", "stream_options", "user", "metadata", "store", "previous_response_id",
+     "prompt_cache_key", "client_metadata"}
+)  # fmt: skip
 PROVIDER_DEFAULT_TEMPERATURE = 1.0
 
 

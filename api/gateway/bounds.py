@@ -36,7 +36,6 @@ TOOLS_TOKENS = 1_000
 MAX_CHOICES = 128  # OpenAI's limit on n
 
 IMAGE_PARTS = frozenset({"image_url", "image", "input_image"})
-AUDIO_PARTS = frozenset({"input_audio", "audio"})
 UNBOUNDED_PARTS = frozenset({"document", "file", "input_file", "container_upload"})
 # A request body that mentions none of these has no media part: the walk is skipped.
 MEDIA_MARKERS = (b'"image', b'"document"', b'"file"', b'"input_file"', b'"container_upload"')
@@ -91,6 +90,30 @@ def anthropic_messages(body: dict, raw: bytes, beta: str | None = None) -> Bound
     if input_tokens is not None and body.get("system") is not None:
         input_tokens = media(body["system"], input_tokens)
     return Bound(input_tokens, output, context_window=window)
+
+
+# Responses API tools the caller runs; any other type runs on the provider (web search,
+# file search, code interpreter, MCP, image generation, …).
+RESPONSES_CLIENT_TOOLS = frozenset({"function", "custom", "namespace", "local_shell", "shell",
+                                    "apply_patch"})  # fmt: skip
+
+
+def openai_responses(body: dict, raw: bytes) -> Bound:
+    """`body` with its whole input (previous turns expanded), `raw` the bytes of it."""
+    output = positive(body.get("max_output_tokens"))
+    tools = body.get("tools")
+    if isinstance(tools, list) and any(
+        isinstance(t, dict) and t.get("type") not in RESPONSES_CLIENT_TOOLS for t in tools
+    ):
+        return Bound(None, output)
+    items = body.get("input")
+    # A function call's output may hold images too: read it as a message's content.
+    messages = [
+        {"content": item.get("output")} if item.get("type") == "function_call_output" else item
+        for item in (items if isinstance(items, list) else ())
+        if isinstance(item, dict)
+    ]
+    return Bound(input_bound(messages, raw, bool(tools)), output)
 
 
 def embeddings(raw: bytes) -> Bound:

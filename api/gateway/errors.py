@@ -62,12 +62,15 @@ def size(n: int) -> str:
 MAX_ECHOED_CHARS = 100  # of a caller's value quoted back in a message
 
 
+def echoed(value: str) -> str:
+    """A caller's value as a message quotes it: at most MAX_ECHOED_CHARS characters."""
+    return value if len(value) <= MAX_ECHOED_CHARS else value[: MAX_ECHOED_CHARS - 1] + "…"
+
+
 def unknown_model(model: str) -> GatewayError:
-    if len(model) > MAX_ECHOED_CHARS:
-        model = model[: MAX_ECHOED_CHARS - 1] + "…"
     return GatewayError(
         404,
-        f"The model '{model}' does not exist. GET /v1/models lists the models you may use.",
+        f"The model '{echoed(model)}' does not exist. GET /v1/models lists the models you may use.",
         "invalid_request_error",
         "not_found_error",
         "model_not_found",

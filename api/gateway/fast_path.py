@@ -13,7 +13,7 @@ import logging
 from fastapi import FastAPI
 from starlette.requests import ClientDisconnect, Request
 
-from api.gateway import anthropic_api, errors, openai_api
+from api.gateway import anthropic_api, errors, openai_api, responses_api
 from api.gateway.service import ADMISSION
 
 log = logging.getLogger("aigw.gateway")
@@ -22,10 +22,11 @@ ROUTES = {
     "/v1/chat/completions": (openai_api.chat_completions, openai_api.WIRE),
     "/v1/embeddings": (openai_api.embeddings, openai_api.WIRE),
     "/anthropic/v1/messages": (anthropic_api.messages, anthropic_api.WIRE),
+    "/v1/responses": (responses_api.create_response, responses_api.WIRE),
 }
 # Endpoints whose answers say what the cache did; one refused before the cache was asked
 # (a bad key, a bad body) says `bypass`.
-CACHED = frozenset({"/v1/chat/completions", "/anthropic/v1/messages"})
+CACHED = frozenset({"/v1/chat/completions", "/anthropic/v1/messages", "/v1/responses"})
 
 
 class GatewayApp(FastAPI):

@@ -31,6 +31,8 @@ ENDPOINTS = frozenset(
         "/v1/models",
         "/anthropic/v1/messages",
         "/anthropic/v1/messages/count_tokens",
+        "/v1/responses",
+        "/v1/responses/{id}",
     }
 )
 ERROR_CODE = re.compile(r"[a-z_]{1,40}")  # the gateway's own codes look like this

@@ -217,3 +217,56 @@ MESSAGES = obj(
 )
 
 COUNT_TOKENS = obj(_ANTHROPIC_PROMPT, "model", "messages")
+
+# -- OpenAI: POST /v1/responses ------------------------------------------------------------
+
+_RESPONSES_INPUT_TEXT = obj({"type": const("input_text"), "text": STRING}, "type", "text")
+_RESPONSES_ITEM = any_of(
+    obj(
+        {
+            "type": const("message"),
+            "role": {"enum": ["user", "assistant", "system", "developer"]},
+            "content": any_of(STRING, array(_RESPONSES_INPUT_TEXT)),
+        },
+        "role",
+        "content",
+    ),
+    obj(
+        {"type": const("function_call"), "call_id": STRING, "name": TOOL_NAME, "arguments": STRING},
+        "type",
+        "call_id",
+        "name",
+        "arguments",
+    ),
+    obj(
+        {"type": const("function_call_output"), "call_id": STRING, "output": STRING},
+        "type",
+        "call_id",
+        "output",
+    ),  # fmt: skip
+)
+RESPONSE = obj(
+    {
+        "model": MODEL,
+        "input": any_of(STRING, array(_RESPONSES_ITEM, minItems=1)),
+        "instructions": STRING,
+        "previous_response_id": STRING,
+        "store": {"type": "boolean"},
+        "stream": {"type": "boolean"},
+        "max_output_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+        "tools": array(
+            obj(
+                {"type": const("function"), "name": TOOL_NAME, "parameters": {"type": "object"}},
+                "type",
+                "name",
+            )  # fmt: skip
+        ),
+        "tool_choice": any_of(
+            {"enum": ["auto", "none", "required"]},
+            obj({"type": const("function"), "name": TOOL_NAME}, "type", "name"),
+        ),  # fmt: skip
+    },
+    "model",
+    "input",
+)

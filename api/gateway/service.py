@@ -142,6 +142,9 @@ class Admission:
     cache: CachePlan | None = None
     cache_status: str | None = None  # set on endpoints whose answers are cached
     finished: bool = False
+    api: str | None = None  # "responses" for the Responses API (its own answers and events)
+    # Called with the whole answer, once it is complete (the Responses API stores it).
+    on_answer: Callable[[dict], None] | None = None
 
 
 class Gateway:
@@ -375,9 +378,7 @@ class Gateway:
         if not admission.reservation_id and not (decision is not None and decision.token_keys):
             self.events.emit(event)  # nothing to settle: no task for it
             return
-        task = asyncio.create_task(self._settle_and_emit(admission, usage or Usage(), event))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background(self._settle_and_emit(admission, usage or Usage(), event))
 
     async def _settle_and_emit(self, admission: Admission, usage: Usage, event) -> None:
         try:
@@ -400,6 +401,12 @@ class Gateway:
         finally:
             self.events.emit(event)
 
+    def background(self, work) -> None:
+        """Run `work` (a coroutine) after the response, off its path; drain() waits for it."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def drain(self) -> None:
         """Wait for background settlements (at shutdown, and in tests)."""
         while self._background:
@@ -417,7 +424,8 @@ class Gateway:
         """Pass the provider's SSE events through, reading usage on the way, and settle
         what was produced even when the client goes away mid-stream. `read(data, usage)`
         is the dialect's reader: it returns (characters produced, stream complete,
-        forward this event)."""
+        forward), forward being True to pass the event on as it came, False to drop it,
+        or the bytes to send instead."""
         usage, produced_chars, completed = Usage(), 0, False
         first_byte_ms = None
         collector = self._collector(admission)
@@ -425,13 +433,15 @@ class Gateway:
             async for event in events:
                 data = sse_data(event)
                 if data is not None:
+                    chars, done, forward = read(data, usage)
                     if collector is not None:
                         collector = feed(collector, data)
-                    chars, done, forward = read(data, usage)
                     produced_chars += chars
                     completed = completed or done
                     if not forward:
                         continue
+                    if forward is not True:
+                        event = forward
                 elif b"[DONE]" in event:
                     completed = True
                 if first_byte_ms is None:
@@ -451,12 +461,23 @@ class Gateway:
             )
             if completed and collector is not None and (answer := collector.result()):
                 answer["model"] = admission.model
-                self.cache.store(admission.cache, answer, usage)
+                self.keep(admission, answer, usage)
+
+    def keep(self, admission: Admission, answer: dict, usage: Usage) -> None:
+        """A complete answer: into the cache when it is kept there, and to the
+        admission's own use of it (on_answer)."""
+        if admission.cache is not None and admission.cache.store:
+            self.cache.store(admission.cache, answer, usage)
+        if admission.on_answer is not None:
+            admission.on_answer(answer)
 
     def _collector(self, admission: Admission):
-        """What rebuilds a streamed answer for the cache; None when it is not kept."""
-        if admission.cache is None or not admission.cache.store:
+        """What rebuilds a streamed answer; None when nothing keeps it."""
+        keeps = admission.cache is not None and admission.cache.store
+        if not keeps and admission.on_answer is None:
             return None
+        if admission.api == "responses":
+            return replay.ResponsesCollector()
         return (
             replay.OpenAICollector() if admission.wire == "openai" else replay.AnthropicCollector()
         )
@@ -538,23 +559,26 @@ class Gateway:
             attempts=attempted.attempts,
             upstream_ms=(time.perf_counter() - upstream_started) * 1000,
         )
-        if admission.cache is not None:
-            self.cache.store(admission.cache, data, usage)
+        self.keep(admission, data, usage)
         return JSONResponse(data, headers=with_timing(admission))
 
     def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
         """A cache hit, whole or as an event stream in the caller's dialect."""
         answer = dict(admission.cache.entry["response"])
         # A fresh id per answer, as the provider would give; the content is the cached one.
-        if admission.wire == "openai":
-            answer["id"] = "chatcmpl-" + admission.request_id.removeprefix("req_")
-        else:
-            answer["id"] = "msg_" + admission.request_id.removeprefix("req_")
+        prefix = {"responses": "resp_"}.get(admission.api) or (
+            "chatcmpl-" if admission.wire == "openai" else "msg_"
+        )
+        answer["id"] = prefix + admission.request_id.removeprefix("req_")
         answer["model"] = admission.model
         self.finish(admission, status=200)
+        if admission.on_answer is not None:
+            admission.on_answer(answer)
         if not admission.stream:
             return JSONResponse(answer, headers=with_timing(admission))
-        if admission.wire == "openai":
+        if admission.api == "responses":
+            events = replay.responses_events(answer)
+        elif admission.wire == "openai":
             events = replay.openai_events(answer, include_usage)
         else:
             events = replay.anthropic_events(answer)

@@ -33,6 +33,11 @@ OPENAI_CHAT_FIELDS = {
     "prediction", "audio", "metadata", "store", "service_tier",
 }  # fmt: skip
 OPENAI_EMBEDDING_FIELDS = {"input", "encoding_format", "dimensions", "user"}
+RESPONSES_FIELDS = {
+    "input", "instructions", "max_output_tokens", "metadata", "parallel_tool_calls",
+    "reasoning", "store", "stream", "temperature", "text", "tool_choice", "tools", "top_p",
+    "truncation", "user", "include", "service_tier", "max_tool_calls", "top_logprobs",
+}  # fmt: skip
 ANTHROPIC_MESSAGE_FIELDS = {
     "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k",
     "stop_sequences", "tools", "tool_choice", "metadata", "thinking", "service_tier",
@@ -98,6 +103,32 @@ async def anthropic_messages(deployment: Deployment, body: dict, team_id: str, t
     params.pop("max_retries")
     try:
         return await litellm.anthropic.messages.acreate(**params, **request)
+    except Exception as exc:
+        raise litellm_error(exc) from exc
+
+
+async def openai_responses(deployment: Deployment, body: dict, team_id: str, timeout_s: float):
+    """An OpenAI Responses API request to any provider (litellm bridges those without
+    one to their chat API): a response object, or an async iterator of its events."""
+    litellm = load_litellm()
+    request = allowed(body, RESPONSES_FIELDS)
+    params = _params(deployment, team_id, timeout_s)
+    params.pop("max_retries")
+    try:
+        return await litellm.aresponses(**params, **request)
+    except Exception as exc:
+        raise litellm_error(exc) from exc
+
+
+async def response_event_bytes(stream) -> AsyncIterator[bytes]:
+    """litellm's Responses API events as SSE events."""
+    try:
+        async for event in stream:
+            kind = getattr(event, "type", None) or "message"
+            data = event.model_dump_json(exclude_none=True)
+            yield f"event: {kind}\ndata: ".encode() + data.encode() + b"\n\n"
+    except UpstreamError:
+        raise
     except Exception as exc:
         raise litellm_error(exc) from exc
 

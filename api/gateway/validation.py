@@ -122,3 +122,39 @@ def json_type(value) -> str:
         if isinstance(value, kind):
             return name
     return "null" if value is None else "a number"
+
+
+# Responses API features the gateway does not serve: conversations are kept by
+# previous_response_id (stored here), and answers are given while the client waits.
+UNSUPPORTED_RESPONSES_FIELDS = {
+    "conversation": "use previous_response_id to continue a conversation",
+    "background": "requests are answered while the client waits",
+}
+
+
+def responses_request(body: dict, model: str, max_output: int | None) -> None:
+    """An OpenAI Responses API request: `input` text or a non-empty list of items (each
+    an object with a type or a role), and its parameters within OpenAI's ranges."""
+    items = body.get("input")
+    if isinstance(items, str):
+        if not items:
+            raise errors.bad_request("'input': must not be empty.")
+    elif not isinstance(items, list) or not items:
+        raise errors.bad_request("'input': must be a string or a non-empty array of items.")
+    else:
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(
+                item.get("type") or item.get("role"), str
+            ):
+                raise errors.bad_request(f"input[{i}]: must be an object with a 'type' or 'role'.")
+    for name, reason in UNSUPPORTED_RESPONSES_FIELDS.items():
+        if body.get(name):
+            raise errors.bad_request(f"'{name}' is not supported by this gateway: {reason}.")
+    if body.get("max_output_tokens") is not None:
+        integer(body["max_output_tokens"], "'max_output_tokens'", 1, max_output, model)
+    for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1)):
+        if body.get(name) is not None:
+            number(body[name], f"'{name}'", low, high)
+    previous = body.get("previous_response_id")
+    if previous is not None and not isinstance(previous, str):
+        raise errors.bad_request("'previous_response_id': must be a string.")
