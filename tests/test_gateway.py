@@ -12,6 +12,7 @@ import aiohttp
 import anthropic
 import httpx
 import openai
+import pydantic
 import pytest
 
 from api.app import create_app
@@ -889,3 +890,70 @@ def test_the_fuzzers_findings_are_400s_that_cool_nothing(gateway):
         assert response.status_code == 400, (path, body, response.text)
         assert ("type" in response.json()) == path.startswith("/anthropic")
     assert gateway.gateway.upstream.cooling_down() == []
+
+
+# -- the SDKs' tool loops and structured outputs, forwarded and translated ---------------
+
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-haiku-4-5"])  # forwarded, translated
+def test_an_openai_sdk_tool_round_trip_ends_in_an_answer(gateway, model):
+    client = oa(gateway)
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": CITY}}]
+    messages = [{"role": "user", "content": "Use get_weather: Oslo"}]
+    first = client.chat.completions.create(model=model, messages=messages, tools=tools)
+    (call,) = first.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"city": "Oslo"}
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+    final = client.chat.completions.create(model=model, messages=messages, tools=tools)
+    assert final.choices[0].finish_reason == "stop"
+    assert "get_weather tool returned: sunny" in final.choices[0].message.content
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "gpt-4o"])  # forwarded, translated
+def test_an_anthropic_sdk_tool_round_trip_ends_in_an_answer(gateway, model):
+    client = an(gateway)
+    tools = [{"name": "get_weather", "input_schema": CITY}]
+    messages = [{"role": "user", "content": "Use get_weather: Oslo"}]
+    first = client.messages.create(model=model, max_tokens=200, messages=messages, tools=tools)
+    (use,) = [b for b in first.content if b.type == "tool_use"]
+    assert first.stop_reason == "tool_use" and use.input == {"city": "Oslo"}
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}],
+        },
+    ]
+    final = client.messages.create(model=model, max_tokens=200, messages=messages, tools=tools)
+    assert final.stop_reason == "end_turn"
+    assert "get_weather tool returned: sunny" in final.content[0].text
+
+
+class Forecast(pydantic.BaseModel):
+    city: str
+    celsius: int
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-haiku-4-5"])  # forwarded, translated
+def test_structured_outputs_are_parsed_by_the_openai_sdk(gateway, model):
+    parsed = oa(gateway).chat.completions.parse(
+        model=model, messages=[{"role": "user", "content": "Forecast"}], response_format=Forecast
+    )
+    assert isinstance(parsed.choices[0].message.parsed, Forecast)
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "gpt-4o"])  # forwarded, translated
+def test_structured_outputs_are_parsed_by_the_anthropic_sdk(gateway, model):
+    schema = {**Forecast.model_json_schema(), "additionalProperties": False}
+    message = an(gateway).messages.create(
+        model=model,
+        max_tokens=200,
+        messages=[{"role": "user", "content": "Forecast"}],
+        extra_body={"output_format": {"type": "json_schema", "schema": schema}},
+    )
+    Forecast.model_validate_json(message.content[0].text)

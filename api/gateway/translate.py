@@ -41,6 +41,7 @@ RESPONSES_FIELDS = {
 ANTHROPIC_MESSAGE_FIELDS = {
     "messages", "max_tokens", "system", "stream", "temperature", "top_p", "top_k",
     "stop_sequences", "tools", "tool_choice", "metadata", "thinking", "service_tier",
+    "output_format", "output_config",
 }  # fmt: skip
 
 

@@ -1,0 +1,129 @@
+"""The clients people run, against the gateway and its mock provider: Claude Code
+(`claude -p`) through /anthropic and Codex (`codex exec`) through the Responses API,
+both finishing their work (tools included) and recorded as one session each.
+
+They run whenever Node.js is present; tests/clients.py installs both from npm once, into
+a cache outside the checkout.
+"""
+
+import os
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from tests import clients
+
+CLIENT_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def installed():
+    if not clients.node_available():
+        pytest.skip("Node.js and npm are needed to run Claude Code and Codex")
+    return clients.ensure_clients()
+
+
+def run(command: list[str], env: dict, cwd) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "TERM": "dumb"}
+    return subprocess.run(
+        command,
+        env={**base, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def events_of(gateway, endpoint: str, count: int, timeout: float = 10) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in gateway.events.events if e.endpoint == endpoint]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def claude(installed, gateway, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        "HOME": str(tmp_path),  # a fresh configuration: no login, no settings
+        "ANTHROPIC_BASE_URL": f"{gateway.url}/anthropic",
+        "ANTHROPIC_API_KEY": gateway.key,
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+    return run([clients.binary(installed, "claude"), "-p", *args], env, tmp_path)
+
+
+def codex(installed, gateway, tmp_path, prompt: str) -> subprocess.CompletedProcess:
+    home = tmp_path / "codex"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            model = "gpt-4o"
+            model_provider = "aigw"
+
+            [model_providers.aigw]
+            name = "aigw"
+            base_url = "{gateway.url}/v1"
+            env_key = "AIGW_KEY"
+            wire_api = "responses"
+            """
+        )
+    )
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(home), "AIGW_KEY": gateway.key}
+    command = [clients.binary(installed, "codex"), "exec", "--skip-git-repo-check", prompt]
+    return run(command, env, tmp_path)
+
+
+def test_claude_code_answers_and_is_one_session(installed, gateway, tmp_path):
+    done = claude(installed, gateway, tmp_path, "Say hello")
+    assert done.returncode == 0, done.stderr
+    assert "] You said: Say hello" in done.stdout
+    events = events_of(gateway, "/anthropic/v1/messages", 1)
+    assert events and all(e.status == 200 for e in events)
+    assert {e.client for e in events} == {"claude-cli"}
+    (session,) = {e.session_id for e in events}
+    assert session  # Claude Code's own session id, recorded
+
+
+def test_claude_code_runs_a_tool_and_finishes(installed, gateway, tmp_path):
+    done = claude(
+        installed,
+        gateway,
+        tmp_path,
+        "Use the Bash tool to run: echo hi-from-claude",
+        "--allowedTools",
+        "Bash",
+    )
+    assert done.returncode == 0, done.stderr
+    # The mock called Bash, Claude Code ran it, the mock answered from its output.
+    assert "The Bash tool returned: hi-from-claude" in done.stdout
+    events = events_of(gateway, "/anthropic/v1/messages", 2)
+    assert [e.tool_calls for e in events][-2:] == [1, 0]
+    assert len({e.session_id for e in events}) == 1
+
+
+def test_codex_answers_through_the_responses_api(installed, gateway, tmp_path):
+    done = codex(installed, gateway, tmp_path, "Say hello")
+    assert done.returncode == 0, done.stderr
+    assert "[mock gpt-4o] You said: Say hello" in done.stdout
+    events = events_of(gateway, "/v1/responses", 1)
+    assert events and {(e.status, e.client) for e in events} == {(200, "codex")}
+    assert len({e.session_id for e in events}) == 1 and events[0].session_id
+
+
+def test_codex_runs_a_command_and_finishes(installed, gateway, tmp_path):
+    done = codex(installed, gateway, tmp_path, "Use exec_command: echo hi-from-codex")
+    assert done.returncode == 0, done.stderr
+    assert "hi-from-codex" in done.stdout + done.stderr  # Codex ran the command
+    assert "The exec_command tool returned" in done.stdout
+    events = events_of(gateway, "/v1/responses", 2)
+    assert [e.tool_calls for e in events][-2:] == [1, 0]
+    assert len({e.session_id for e in events}) == 1
