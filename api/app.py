@@ -34,6 +34,7 @@ from api.events.writer import EventWriter
 from api.gateway import anthropic_api, openai_api, responses_api, translate
 from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
+from api.gateway.budgets import BudgetLeases, model_prices
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.fast_path import GatewayApp
 from api.gateway.metrics import Metrics, MetricsSink, may_scrape
@@ -113,12 +114,14 @@ def create_app(
         )
         await authenticator.start()
         async with app.state.pool.acquire() as conn:
-            registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
+            registry = await conn.fetch("select * from api.gateway_models()")
         providers = upstream_session()
         upstream = Upstream(config, providers)
         embedder = embedders.from_setting(embedder_setting, upstream)
         cache = ResponseCache(app.state.redis, app.state.pool, embedder, redis_breaker)
         await cache.start()
+        budgets = BudgetLeases(app.state.pool, {r["name"]: model_prices(r) for r in registry})
+        await budgets.start()
         app.state.gateway = Gateway(
             pool=app.state.pool,
             config=config,
@@ -127,6 +130,7 @@ def create_app(
             limiter=RateLimiter(app.state.redis, breaker=redis_breaker),
             events=MetricsSink(sink, metrics),
             max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
+            budgets=budgets,
             cache=cache,
         )
         # litellm takes seconds to import, the embedding model a moment to load: both now,
@@ -139,6 +143,7 @@ def create_app(
             yield
         finally:
             await app.state.gateway.drain()
+            await budgets.stop()  # after the last request: what it spent is settled
             await cache.stop()
             if isinstance(sink, EventWriter):
                 await sink.stop()

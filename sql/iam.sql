@@ -998,7 +998,7 @@ create function api.authenticate_key(p_digest bytea)
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
-               key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
+               key_rpm_limit integer, key_tpm_limit integer, budget_ids uuid[],
                expires_at timestamptz, cache_policy jsonb)
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -1047,10 +1047,12 @@ begin
                       where m.enabled and (p.allowed_models is null or m.name = any (p.allowed_models))
                       order by m.name),
                p.rpm_limit, p.tpm_limit, k.rpm_limit, k.tpm_limit,
-               exists (select 1 from policy.budgets b
-                        where b.team_id = k.team_id
-                          and (b.scope = 'team' or b.api_key_id = k.id
-                               or b.user_id = k.owner_user_id)),
+               -- the budgets its spend counts against, in the order they are locked
+               array(select b.id from policy.budgets b
+                      where b.team_id = k.team_id
+                        and (b.scope = 'team' or b.api_key_id = k.id
+                             or b.user_id = k.owner_user_id)
+                      order by b.id),
                k.expires_at, iam.cache_policy(p)
           from (select 1) one
           left join policy.team_policies p on p.team_id = k.team_id;
@@ -1058,7 +1060,7 @@ end
 $$;
 comment on function api.authenticate_key(bytea) is
     'Resolve an API key''s SHA-256 digest to its principal (team, owner, scopes, the models it '
-    'may call, team and key limits); '
+    'may call, team and key limits, the budgets it spends against); '
     'AIG01 for an unknown key, AIG02 for a revoked, expired or disabled one.';
 
 -- The user an identity provider's subject (Entra ID's oid, else sub) is linked to, or
@@ -1093,7 +1095,7 @@ create function api.authenticate_user_token(p_issuer text, p_subject text, p_tea
 returns table (key_id uuid, key_name text, team_id uuid, team_name text, area_id uuid,
                owner_user_id uuid, service_account_id uuid, scopes text[],
                allowed_models text[], team_rpm_limit integer, team_tpm_limit integer,
-               key_rpm_limit integer, key_tpm_limit integer, has_budget boolean,
+               key_rpm_limit integer, key_tpm_limit integer, budget_ids uuid[],
                expires_at timestamptz, cache_policy jsonb)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
@@ -1135,8 +1137,9 @@ begin
                       where md.enabled and (p.allowed_models is null or md.name = any (p.allowed_models))
                       order by md.name),
                p.rpm_limit, p.tpm_limit, null::integer, null::integer,
-               exists (select 1 from policy.budgets b
-                        where b.team_id = t.id and (b.scope = 'team' or b.user_id = u.id)),
+               array(select b.id from policy.budgets b
+                      where b.team_id = t.id and (b.scope = 'team' or b.user_id = u.id)
+                      order by b.id),
                null::timestamptz, iam.cache_policy(p)
           from (select 1) one
           left join policy.team_policies p on p.team_id = t.id;

@@ -335,8 +335,9 @@ comment on function api.set_price(text, numeric, numeric, numeric) is
 -- budget that refuses to pass the hard limit. Row locks on the ledger rows serialise
 -- concurrent requests, so however many run at once, spent + reserved never exceeds a
 -- limit at reservation time; settlement then replaces the reservation by the real cost.
--- The worst case is clamped to min(max_tokens or a default, the model's max output), so
--- a hostile max_tokens neither blocks the team nor slips through.
+-- The worst case is bounded by the model's limits (api/gateway/bounds.py says how), so a
+-- hostile max_tokens neither blocks the team nor slips through. The gateway holds leases
+-- (below) rather than a reservation per request.
 -- ---------------------------------------------------------------------------
 
 grant select on policy.budgets to aigw_internal;
@@ -354,21 +355,110 @@ create policy "internal functions keep reservations" on policy.budget_reservatio
 create policy "reservations are visible to whoever sees the team" on policy.budget_reservations
     for select to aigw_owner using (team_id = any ((select iam.readable_team_ids())::uuid[]));
 
+-- Holding money against budgets, the one way reservations and leases both do it: every
+-- budget of the caller (its team's, its key's, its owner's), ledger rows locked in budget
+-- id order so that concurrent holds never deadlock. At least p_min_usd is held on each,
+-- or AIG07; with p_share, that share of what the tightest budget has left, if more.
+create or replace function policy.hold_budgets(
+    p_budget_ids uuid[], p_min_usd numeric, p_share numeric default 0,
+    out amount_usd numeric, out budget_ids uuid[], out period_starts timestamptz[]
+)
+language plpgsql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    b record;
+    v_start timestamptz;
+    v_left numeric;
+    v_least numeric;
+begin
+    budget_ids := '{}';
+    period_starts := '{}';
+    for b in
+        select bu.id, bu.period, bu.hard_limit_usd, bu.scope from policy.budgets bu
+         where bu.id = any (p_budget_ids) order by bu.id
+    loop
+        if p_min_usd > b.hard_limit_usd then
+            raise exception 'budget exhausted: this request may cost up to % USD, more than the % budget of % USD',
+                round(p_min_usd, 6), b.scope, b.hard_limit_usd
+                using errcode = 'AIG07', hint = 'Lower max_tokens, or ask a team admin to raise the budget.';
+        end if;
+        v_start := policy.period_start(b.period, now());
+        insert into policy.budget_usage (budget_id, period_start) values (b.id, v_start)
+        on conflict (budget_id, period_start) do nothing;
+        select b.hard_limit_usd - u.spent_usd - u.reserved_usd into v_left
+          from policy.budget_usage u
+         where u.budget_id = b.id and u.period_start = v_start
+           for update;
+        if v_left < p_min_usd then
+            raise exception '% budget exhausted for this %', b.scope, b.period using errcode = 'AIG07',
+                hint = 'Wait for the next period, or ask a team admin to raise the budget.';
+        end if;
+        v_least := least(coalesce(v_least, v_left), v_left);
+        budget_ids := budget_ids || b.id;
+        period_starts := period_starts || v_start;
+    end loop;
+    amount_usd := least(greatest(p_min_usd, coalesce(p_share, 0) * coalesce(v_least, 0)),
+                        coalesce(v_least, p_min_usd));
+    update policy.budget_usage u
+       set reserved_usd = u.reserved_usd + amount_usd, updated_at = now()
+      from unnest(budget_ids, period_starts) as h(budget_id, period_start)
+     where u.budget_id = h.budget_id and u.period_start = h.period_start;
+end
+$$;
+
+-- What a hold releases: p_release_usd no longer reserved, p_spent_usd spent.
+create or replace function policy.release_budgets(
+    p_budget_ids uuid[], p_period_starts timestamptz[], p_release_usd numeric, p_spent_usd numeric
+) returns void
+language sql volatile
+set search_path = pg_catalog, pg_temp
+as $$
+    update policy.budget_usage u
+       set reserved_usd = greatest(u.reserved_usd - p_release_usd, 0),
+           spent_usd = u.spent_usd + p_spent_usd,
+           updated_at = now()
+      from unnest(p_budget_ids, p_period_starts) as h(budget_id, period_start)
+     where u.budget_id = h.budget_id and u.period_start = h.period_start
+$$;
+
+-- The budgets a caller's spend counts against (as api.authenticate_key names them).
+create or replace function policy.caller_budget_ids(
+    p_team_id uuid, p_api_key_id uuid, p_owner_user_id uuid
+) returns uuid[]
+language sql stable
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(b.id order by b.id), '{}') from policy.budgets b
+     where b.team_id = p_team_id
+       and (b.scope = 'team'
+            or (b.scope = 'key' and b.api_key_id = p_api_key_id)
+            or (b.scope = 'user' and b.user_id = p_owner_user_id))
+$$;
+
+grant execute on function
+    policy.hold_budgets(uuid[], numeric, numeric),
+    policy.release_budgets(uuid[], timestamptz[], numeric, numeric),
+    policy.caller_budget_ids(uuid, uuid, uuid) to aigw_internal;
+
+
 set local role aigw_internal;
 
 -- What the gateway needs of the registry before any principal is known.
 create function api.gateway_models()
 returns table (name text, provider text, enabled boolean, max_output_tokens integer,
-               context_window_tokens integer)
+               context_window_tokens integer, input_usd_per_mtok numeric,
+               output_usd_per_mtok numeric, cached_input_usd_per_mtok numeric)
 language sql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select m.name, m.provider, m.enabled, m.max_output_tokens, m.context_window_tokens
-      from policy.models m order by m.name
+    select m.name, m.provider, m.enabled, m.max_output_tokens, m.context_window_tokens,
+           p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok
+      from policy.models m left join policy.pricing p on p.model = m.name order by m.name
 $$;
 comment on function api.gateway_models() is
     'The model registry as the gateway needs it (names, enabled flags, output and context '
-    'limits).';
+    'limits, list prices).';
 
 create function api.reserve_budget(
     p_api_key_id uuid, p_model text, p_input_tokens integer,
@@ -383,14 +473,11 @@ as $$
 declare
     k record;
     m record;
-    b record;
+    h record;
     v_window integer;
     v_input integer;
     v_output integer;
     v_amount numeric;
-    v_start timestamptz;
-    v_budget_ids uuid[] := '{}';
-    v_starts timestamptz[] := '{}';
 begin
     if p_api_key_id is not null then
         select ak.id, ak.team_id, ak.owner_user_id into k
@@ -424,39 +511,11 @@ begin
     v_input := least(coalesce(p_input_tokens, v_window), v_window);
     v_output := least(coalesce(p_output_tokens, m.max_output_tokens), v_window);
     v_amount := policy.worst_case_usd(p_model, v_input, v_output::bigint * p_choices);
-
-    -- Lock ledger rows in one order (by budget id) so concurrent requests never deadlock.
-    for b in
-        select bu.id, bu.period, bu.hard_limit_usd, bu.scope from policy.budgets bu
-         where bu.team_id = k.team_id
-           and (bu.scope = 'team'
-                or (bu.scope = 'key' and bu.api_key_id = k.id)
-                or (bu.scope = 'user' and bu.user_id = k.owner_user_id))
-         order by bu.id
-    loop
-        v_start := policy.period_start(b.period, now());
-        if v_amount > b.hard_limit_usd then
-            raise exception 'budget exhausted: this request may cost up to % USD, more than the % budget of % USD',
-                round(v_amount, 6), b.scope, b.hard_limit_usd
-                using errcode = 'AIG07', hint = 'Lower max_tokens, or ask a team admin to raise the budget.';
-        end if;
-        insert into policy.budget_usage as u (budget_id, period_start, reserved_usd)
-        values (b.id, v_start, v_amount)
-        on conflict (budget_id, period_start) do update
-           set reserved_usd = u.reserved_usd + excluded.reserved_usd, updated_at = now()
-         where u.spent_usd + u.reserved_usd + excluded.reserved_usd <= b.hard_limit_usd;
-        if not found then
-            raise exception '% budget exhausted for this %', b.scope, b.period using errcode = 'AIG07',
-                hint = 'Wait for the next period, or ask a team admin to raise the budget.';
-        end if;
-        v_budget_ids := v_budget_ids || b.id;
-        v_starts := v_starts || v_start;
-    end loop;
-
+    h := policy.hold_budgets(policy.caller_budget_ids(k.team_id, k.id, k.owner_user_id), v_amount);
     insert into policy.budget_reservations as r
         (api_key_id, user_id, team_id, model, amount_usd, budget_ids, period_starts)
     values (k.id, case when k.id is null then k.owner_user_id end, k.team_id, p_model,
-            v_amount, v_budget_ids, v_starts)
+            v_amount, h.budget_ids, h.period_starts)
     returning r.id into reservation_id;
     amount_usd := v_amount;
     return next;
@@ -467,7 +526,7 @@ comment on function api.reserve_budget(uuid, text, integer, integer, integer, in
     'window; output tokens per choice, or null for the model''s maximum; choices; a larger '
     'context window the request was granted) against every budget of its key (or signed-in '
     'user), team and owner; AIG07 when a hard limit would be passed. Settle it with '
-    'api.settle_budget.';
+    'api.settle_budget. (The gateway holds leases instead: api.lease_budget.)';
 
 create function api.settle_budget(
     p_reservation_id uuid, p_input_tokens integer, p_output_tokens integer,
@@ -480,7 +539,8 @@ declare
     r record;
     v_actual numeric;
 begin
-    select * into r from policy.budget_reservations where id = p_reservation_id for update;
+    select * into r from policy.budget_reservations
+     where id = p_reservation_id and kind = 'request' for update;
     if not found then
         raise exception 'reservation % not found', p_reservation_id using errcode = 'AIG04';
     elsif r.settled_at is not null then
@@ -492,12 +552,7 @@ begin
     end if;
     v_actual := coalesce(policy.cost_usd(r.model, p_input_tokens, p_output_tokens,
                                          coalesce(p_cached_input_tokens, 0)), 0);
-    update policy.budget_usage u
-       set reserved_usd = greatest(u.reserved_usd - r.amount_usd, 0),
-           spent_usd = u.spent_usd + v_actual,
-           updated_at = now()
-      from unnest(r.budget_ids, r.period_starts) as h(budget_id, period_start)
-     where u.budget_id = h.budget_id and u.period_start = h.period_start;
+    perform policy.release_budgets(r.budget_ids, r.period_starts, r.amount_usd, v_actual);
     update policy.budget_reservations set settled_at = now(), actual_usd = v_actual
      where id = r.id;
     return v_actual;
@@ -506,6 +561,112 @@ $$;
 comment on function api.settle_budget(uuid, integer, integer, integer) is
     'Replace a reservation by the real cost of the request (tokens priced from the pricing '
     'table); returns that cost in USD. Idempotent.';
+
+-- Leases (revision 0017). A gateway process leases a slice of the budgets a caller spends
+-- against, admits that caller's requests from memory while each one's worst case fits in
+-- what is left, and settles what they really cost in batches: api.settle_lease moves the
+-- spent amount from the lease to the ledger, may extend the lease, and renews it. What a
+-- lease holds is reserved in the ledger like a request's worst case, so spent + reserved
+-- still never passes a hard limit, whichever process admits.
+create function api.lease_budget(
+    p_team_id uuid, p_budget_ids uuid[], p_min_usd numeric, p_share numeric default 0.05,
+    p_ttl interval default interval '30 seconds'
+) returns table (lease_id uuid, amount_usd numeric, expires_at timestamptz)
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    h record;
+begin
+    if p_min_usd is null or p_min_usd < 0 or p_share is null or p_share < 0 or p_share > 1
+       or p_ttl is null or p_ttl <= interval '0' then
+        raise exception 'a lease needs a minimum of 0 USD or more, a share from 0 to 1 and a positive lifetime'
+            using errcode = 'AIG06';
+    end if;
+    if cardinality(p_budget_ids) = 0 or exists (
+        select 1 from unnest(p_budget_ids) as g(id)
+         where not exists (select 1 from policy.budgets b where b.id = g.id and b.team_id = p_team_id)
+    ) then
+        raise exception 'not budgets of team %', p_team_id using errcode = 'AIG04';
+    end if;
+    h := policy.hold_budgets(p_budget_ids, p_min_usd, p_share);
+    insert into policy.budget_reservations as r
+        (kind, team_id, amount_usd, budget_ids, period_starts, expires_at)
+    values ('lease', p_team_id, h.amount_usd, h.budget_ids, h.period_starts, now() + p_ttl)
+    returning r.id, r.amount_usd, r.expires_at into lease_id, amount_usd, expires_at;
+    return next;
+end
+$$;
+comment on function api.lease_budget(uuid, uuid[], numeric, numeric, interval) is
+    'Lease at least p_min_usd (and up to p_share of what the tightest budget has left) of a '
+    'team''s budgets for p_ttl; AIG07 when not even the minimum is left. The gateway admits '
+    'requests against it and settles with api.settle_lease.';
+
+create function api.settle_lease(
+    p_lease_id uuid, p_spent_usd numeric, p_extend_min_usd numeric default 0,
+    p_share numeric default 0.05, p_release boolean default false,
+    p_ttl interval default interval '30 seconds'
+) returns table (amount_usd numeric, expires_at timestamptz, state text)
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    r record;
+    h record;
+    v_spent numeric;
+begin
+    if p_spent_usd is null or p_spent_usd < 0 or p_extend_min_usd is null or p_extend_min_usd < 0 then
+        raise exception 'amounts must be 0 or more' using errcode = 'AIG06';
+    end if;
+    select * into r from policy.budget_reservations
+     where id = p_lease_id and kind = 'lease' for update;
+    if not found then
+        raise exception 'lease % not found', p_lease_id using errcode = 'AIG04';
+    elsif r.settled_at is not null then
+        -- Released, or swept when nobody renewed it (then charged in full already).
+        amount_usd := 0; expires_at := r.expires_at; state := 'gone';
+        return next;
+        return;
+    end if;
+    -- What its requests cost moves from the lease to the ledger. More than the lease
+    -- holds would only come from a request that cost more than its bound: the ledger gets
+    -- all of it, the lease nothing more.
+    v_spent := p_spent_usd;
+    perform policy.release_budgets(r.budget_ids, r.period_starts, least(v_spent, r.amount_usd), v_spent);
+    r.amount_usd := greatest(r.amount_usd - v_spent, 0);
+    r.spent_usd := r.spent_usd + v_spent;
+    state := 'held';
+    if p_release then
+        perform policy.release_budgets(r.budget_ids, r.period_starts, r.amount_usd, 0);
+        update policy.budget_reservations
+           set amount_usd = 0, spent_usd = r.spent_usd, settled_at = now(), actual_usd = r.spent_usd
+         where id = r.id;
+        amount_usd := 0; expires_at := r.expires_at; state := 'released';
+        return next;
+        return;
+    end if;
+    if p_extend_min_usd > 0 then
+        begin
+            h := policy.hold_budgets(r.budget_ids, p_extend_min_usd, p_share);
+            r.amount_usd := r.amount_usd + h.amount_usd;
+        exception when sqlstate 'AIG07' then
+            state := 'exhausted';  -- the settlement stands; the lease is not extended
+        end;
+    end if;
+    update policy.budget_reservations
+       set amount_usd = r.amount_usd, spent_usd = r.spent_usd, expires_at = now() + p_ttl
+     where id = r.id
+    returning budget_reservations.amount_usd, budget_reservations.expires_at
+         into amount_usd, expires_at;
+    return next;
+end
+$$;
+comment on function api.settle_lease(uuid, numeric, numeric, numeric, boolean, interval) is
+    'Settle what a lease''s requests cost (USD), renew it, and extend it by at least '
+    'p_extend_min_usd (state exhausted when the budget has not that much left) or release '
+    'what it still holds. State gone: the lease was released or swept.';
 
 create function api.release_stale_reservations(p_older_than interval default '15 minutes')
 returns integer
@@ -517,23 +678,24 @@ declare
     n integer := 0;
 begin
     -- A gateway that died mid-request never settled: charge the reserved maximum, since
-    -- the provider may have done the work. Money is never spent unaccounted.
+    -- the provider may have done the work. Money is never spent unaccounted. A lease is
+    -- stale once nobody has renewed it for p_older_than past its expiry: what it still
+    -- held is charged the same way.
     if p_older_than is null or p_older_than < interval '1 minute' then
         raise exception 'reservations younger than a minute may still be in flight'
             using errcode = 'AIG06';
     end if;
     for r in
-        select id, amount_usd, budget_ids, period_starts from policy.budget_reservations
-         where settled_at is null and created_at < now() - p_older_than
+        select id, amount_usd, spent_usd, budget_ids, period_starts from policy.budget_reservations
+         where settled_at is null
+           and ((kind = 'request' and created_at < now() - p_older_than)
+                or (kind = 'lease' and expires_at < now() - p_older_than))
          order by id
          for update skip locked
     loop
-        update policy.budget_usage u
-           set reserved_usd = greatest(u.reserved_usd - r.amount_usd, 0),
-               spent_usd = u.spent_usd + r.amount_usd, updated_at = now()
-          from unnest(r.budget_ids, r.period_starts) as h(budget_id, period_start)
-         where u.budget_id = h.budget_id and u.period_start = h.period_start;
-        update policy.budget_reservations set settled_at = now(), actual_usd = r.amount_usd
+        perform policy.release_budgets(r.budget_ids, r.period_starts, r.amount_usd, r.amount_usd);
+        update policy.budget_reservations
+           set settled_at = now(), actual_usd = r.spent_usd + r.amount_usd
          where id = r.id;
         n := n + 1;
     end loop;
@@ -541,6 +703,7 @@ begin
 end
 $$;
 comment on function api.release_stale_reservations(interval) is
-    'Settle reservations older than the interval at their reserved maximum (a job runs this).';
+    'Settle reservations older than the interval, and leases expired that long ago, at what '
+    'they still hold (a job runs this; the gateway too, now and then).';
 
 set local role aigw_owner;

@@ -110,3 +110,19 @@ def app_routes(app) -> Iterator[tuple[str, set[str], object]]:
     else:
         for route in app.routes:
             yield getattr(route, "path", ""), set(getattr(route, "methods", ()) or ()), route
+
+
+def budgets_settled(admin_url: str, timeout: float = 10.0) -> list[tuple]:
+    """(scope, limit, spent, reserved) of every budget, once nothing is reserved: the
+    gateway settles its leases' spend every quarter second and releases a lease idle for
+    two (api/gateway/budgets.py)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = operator_call(
+            admin_url,
+            "select scope, hard_limit_usd, spent_usd, reserved_usd from api.list_budgets()",
+        )
+        if all(reserved == 0 for *_, reserved in rows):
+            return rows
+        assert time.monotonic() < deadline, f"still reserved after {timeout} s: {rows}"
+        time.sleep(0.05)

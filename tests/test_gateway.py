@@ -20,7 +20,7 @@ from api.gateway import openai_api
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
 from api.gateway.service import ascii_json_length
-from tests.helpers import operator_call, serving
+from tests.helpers import budgets_settled, operator_call, serving
 
 TOOL_OPENAI = {
     "type": "function",
@@ -360,9 +360,7 @@ def test_an_exhausted_budget_answers_429_insufficient_quota(gateway):
     with pytest.raises(openai.RateLimitError) as refused:
         client.chat.completions.create(model="gpt-4o", messages=HELLO, max_tokens=16000)
     assert refused.value.body["code"] == "insufficient_quota"
-    ((spent, reserved),) = gateway.operator(
-        "select spent_usd, reserved_usd from api.list_budgets()"
-    )
+    ((_, _, spent, reserved),) = budgets_settled(gateway.db.admin)
     assert reserved == 0 and 0 < spent < 0.001
 
 
@@ -424,9 +422,7 @@ def test_a_client_that_disconnects_mid_stream_is_charged_for_what_was_produced(g
     event = wait_for_events(gateway, 1, timeout=10)[-1]
     assert event.client_disconnected
     assert 0 < event.output_tokens < 15
-    ((spent, reserved),) = gateway.operator(
-        "select spent_usd, reserved_usd from api.list_budgets()"
-    )
+    ((_, _, spent, reserved),) = budgets_settled(gateway.db.admin)
     assert reserved == 0 and spent > 0
 
 
@@ -616,10 +612,10 @@ def test_an_upstream_timeout_is_retried_then_answered_504(db, redis_url, mock_up
 def test_when_no_reservation_can_be_made_the_request_fails_closed(gateway):
     gateway.operator("select api.set_budget('t1', 'month', 10)")
     time.sleep(0.2)
-    # The reservation function becomes unavailable to the service (as when the database
+    # The lease function becomes unavailable to the service (as when the database
     # refuses): the gateway must not call the provider unaccounted.
     gateway.operator(
-        "revoke execute on function api.reserve_budget(uuid, text, integer, integer, integer, integer, uuid, uuid) from aigw_service"
+        "revoke execute on function api.lease_budget(uuid, uuid[], numeric, numeric, interval) from aigw_service"
     )
     before = gateway.mock.requests
     with pytest.raises(openai.InternalServerError) as refused:
@@ -850,9 +846,7 @@ def test_a_stream_cut_short_is_charged_for_what_it_produced_in_either_dialect(ga
     # What was produced: the 120 characters received, and a chunk or two more in flight.
     assert received == 120
     assert 30 <= event.output_tokens <= 60, event.output_tokens
-    ((spent, reserved),) = gateway.operator(
-        "select spent_usd, reserved_usd from api.list_budgets()"
-    )
+    ((_, _, spent, reserved),) = budgets_settled(gateway.db.admin)
     assert reserved == 0 and spent >= Decimal(event.output_tokens) * 5 / 10**6  # haiku: $5/M out
 
 

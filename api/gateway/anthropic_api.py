@@ -93,7 +93,7 @@ async def messages(request: Request) -> Response:
         return error.response(WIRE)
 
     if admission.cache is not None and admission.cache.entry is not None:
-        return gw.serve_cached(admission)
+        return await gw.serve_cached(admission)
     team_id = admission.principal.team_id
 
     async def attempt(deployment):
@@ -114,7 +114,7 @@ async def messages(request: Request) -> Response:
     deployment = attempted.deployment
 
     if not admission.stream:
-        return gw.answer(
+        return await gw.answer(
             admission,
             attempted,
             upstream_started,

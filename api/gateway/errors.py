@@ -106,6 +106,17 @@ def budget_exhausted(message: str) -> GatewayError:
     )
 
 
+def model_unpriced(model: str) -> GatewayError:
+    return GatewayError(
+        403,
+        f"The model '{model}' has no price, so a team with a budget cannot use it: ask a "
+        "platform admin to set one (api.set_price, or PUT /admin/pricing).",
+        "permission_error",
+        "permission_error",
+        "model_unpriced",
+    )
+
+
 def upstream_failed(status: int | None, kind: str) -> GatewayError:
     if status == 429:
         return GatewayError(

@@ -95,7 +95,7 @@ async def chat_completions(request: Request) -> Response:
 
     wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     if admission.cache is not None and admission.cache.entry is not None:
-        return gw.serve_cached(admission, include_usage=wants_usage)
+        return await gw.serve_cached(admission, include_usage=wants_usage)
     upstream_body = dict(body)
     if admission.stream:  # always ask for usage: it is what we settle on
         upstream_body["stream_options"] = {
@@ -122,7 +122,7 @@ async def chat_completions(request: Request) -> Response:
     deployment = attempted.deployment
 
     if not admission.stream:
-        return gw.answer(
+        return await gw.answer(
             admission,
             attempted,
             upstream_started,
@@ -222,7 +222,7 @@ async def embeddings(request: Request) -> Response:
         result, attempted = await gw.call_upstream(admission, attempt, WIRE)
     except errors.GatewayError as error:
         return error.response(WIRE)
-    return gw.answer(
+    return await gw.answer(
         admission,
         attempted,
         upstream_started,

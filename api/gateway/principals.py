@@ -75,10 +75,14 @@ class Principal:
     team_tpm_limit: int | None
     key_rpm_limit: int | None
     key_tpm_limit: int | None
-    has_budget: bool
+    budget_ids: tuple[str, ...]  # the budgets its spend counts against, in locking order
     cache: CachePolicy = CachePolicy()
     # The RPM/TPM limits that apply (those set), built once from the fields above.
     limits: tuple[Limit, ...] = field(init=False)
+
+    @property
+    def has_budget(self) -> bool:
+        return bool(self.budget_ids)
 
     def __post_init__(self) -> None:
         limits = tuple(
@@ -272,6 +276,6 @@ class KeyAuthenticator:
             team_tpm_limit=row["team_tpm_limit"],
             key_rpm_limit=row["key_rpm_limit"],
             key_tpm_limit=row["key_tpm_limit"],
-            has_budget=row["has_budget"],
+            budget_ids=tuple(str(b) for b in row["budget_ids"]),
             cache=CachePolicy.from_json(row["cache_policy"]),
         )

@@ -165,12 +165,12 @@ async def create_response(request: Request) -> Response:
     if store:
         stored_input = items
 
-        def keep(answer: dict) -> None:
-            gw.background(store_response(gw, admission, previous, stored_input, answer))
+        async def keep(answer: dict) -> None:
+            await store_response(gw, admission, previous, stored_input, answer)
 
         admission.on_answer = keep
     if admission.cache is not None and admission.cache.entry is not None:
-        return serve_cached(gw, admission, previous, store)
+        return await serve_cached(gw, admission, previous, store)
     team_id = admission.principal.team_id
 
     async def attempt(deployment):
@@ -191,7 +191,7 @@ async def create_response(request: Request) -> Response:
     native = attempted.deployment.wire == WIRE
 
     if not admission.stream:
-        return gw.answer(
+        return await gw.answer(
             admission,
             attempted,
             upstream_started,
@@ -224,10 +224,10 @@ async def create_response(request: Request) -> Response:
     )
 
 
-def serve_cached(gw: Gateway, admission: Admission, previous, store: bool) -> Response:
+async def serve_cached(gw: Gateway, admission: Admission, previous, store: bool) -> Response:
     entry = admission.cache.entry
     entry["response"] = rewrite(dict(entry["response"]), admission, previous, store)
-    return gw.serve_cached(admission)
+    return await gw.serve_cached(admission)
 
 
 def stream_reader(admission: Admission, previous, store: bool):
@@ -252,8 +252,9 @@ def stream_reader(admission: Admission, previous, store: bool):
 
 
 async def store_response(gw: Gateway, admission: Admission, previous, items, answer) -> None:
-    """Keep a complete answer for previous_response_id and GET (after the response: a
-    failure is logged, and the answer the client has is unaffected)."""
+    """Keep a complete answer for previous_response_id and GET, before the client has
+    it all (so it may continue from it at once); a failure is logged, and the answer is
+    sent all the same."""
     try:
         async with principal_transaction(gw.pool, principal_setting(admission)) as conn:
             await conn.execute(

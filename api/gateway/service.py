@@ -8,8 +8,7 @@ import math
 import os
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -22,6 +21,7 @@ from api.cache.store import CachePlan, ResponseCache
 from api.gateway import errors
 from api.gateway.accounting import EventSink, RequestEvent, clean_text
 from api.gateway.bounds import Bound
+from api.gateway.budgets import BudgetLeases, Hold
 from api.gateway.clients import client_name
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
@@ -138,13 +138,14 @@ class Admission:
     input_estimate: int = 0
     rate_headers: dict[str, str] = field(default_factory=dict)
     rate_decision: object = None
-    reservation_id: str | None = None
+    hold: Hold | None = None  # the request's worst case, held in a budget lease
     cache: CachePlan | None = None
     cache_status: str | None = None  # set on endpoints whose answers are cached
     finished: bool = False
     api: str | None = None  # "responses" for the Responses API (its own answers and events)
-    # Called with the whole answer, once it is complete (the Responses API stores it).
-    on_answer: Callable[[dict], None] | None = None
+    # Awaited with the whole answer once it is complete, before the client has all of it
+    # (the Responses API stores it, so that the client may continue from it at once).
+    on_answer: Callable[[dict], Awaitable[None]] | None = None
 
 
 class Gateway:
@@ -158,6 +159,7 @@ class Gateway:
         limiter: RateLimiter,
         events: EventSink,
         max_output_tokens: dict[str, int],
+        budgets: BudgetLeases,
         cache: ResponseCache | None = None,
     ):
         self.pool = pool
@@ -167,6 +169,7 @@ class Gateway:
         self.limiter = limiter
         self.events = events
         self.max_output_tokens = max_output_tokens
+        self.budgets = budgets
         self.cache = cache
         self._background: set[asyncio.Task] = set()
 
@@ -286,31 +289,12 @@ class Gateway:
             if admission.cache is not None and admission.cache.entry is not None:
                 return
         if p.has_budget and bound is not None:
-            worst = bound()
             try:
-                async with self.pool.acquire() as conn:
-                    row = await conn.fetchrow(
-                        "select reservation_id from api.reserve_budget(p_api_key_id => $1, "
-                        "p_model => $2, p_input_tokens => $3, p_output_tokens => $4, "
-                        "p_choices => $5, p_context_window => $6, p_user_id => $7, "
-                        "p_team_id => $8)",
-                        uuid.UUID(p.key_id) if p.key_id else None,
-                        admission.model,
-                        worst.input_tokens,
-                        worst.output_tokens,
-                        worst.choices,
-                        worst.context_window,
-                        uuid.UUID(p.owner_user_id) if p.owner_user_id else None,
-                        uuid.UUID(p.team_id),
-                    )
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                admission.hold = await self.budgets.admit(p, admission.model, bound())
+            except errors.GatewayError:
+                # No hold, no call: money is never spent unaccounted.
                 await self._refund_rate(admission)
-                if getattr(exc, "sqlstate", None) == "AIG07":
-                    raise errors.budget_exhausted(str(exc)) from None
-                # No reservation, no call: money is never spent unaccounted.
-                log.error("budget reservation failed: %s %s", type(exc).__name__, exc)
-                raise errors.dependency_unavailable("budget") from None
-            admission.reservation_id = str(row["reservation_id"])
+                raise
 
     async def _refund_rate(self, admission: Admission) -> None:
         if admission.rate_decision is not None:
@@ -374,29 +358,24 @@ class Gateway:
             event.output_tokens = usage.output_tokens
             event.cached_input_tokens = usage.cached_input_tokens
             event.tool_calls = usage.tool_calls
+        if admission.hold is not None:  # settled in memory; the lease's flush tells the ledger
+            u = usage or Usage()
+            cost = self.budgets.settle(
+                admission.hold, u.input_tokens, u.output_tokens, u.cached_input_tokens
+            )
+            event.cost_usd = float(cost)
         decision = admission.rate_decision
-        if not admission.reservation_id and not (decision is not None and decision.token_keys):
+        if not (decision is not None and decision.token_keys):
             self.events.emit(event)  # nothing to settle: no task for it
             return
         self.background(self._settle_and_emit(admission, usage or Usage(), event))
 
     async def _settle_and_emit(self, admission: Admission, usage: Usage, event) -> None:
         try:
-            if admission.rate_decision is not None:
-                await self.limiter.settle_tokens(
-                    admission.rate_decision, usage.input_tokens + usage.output_tokens
-                )
-            if admission.reservation_id:
-                async with self.pool.acquire() as conn:
-                    cost = await conn.fetchval(
-                        "select api.settle_budget($1, $2, $3, $4)",
-                        uuid.UUID(admission.reservation_id),
-                        usage.input_tokens,
-                        usage.output_tokens,
-                        usage.cached_input_tokens,
-                    )
-                event.cost_usd = float(cost)
-        except Exception:  # settlement must never lose the event; stale reservations are swept
+            await self.limiter.settle_tokens(
+                admission.rate_decision, usage.input_tokens + usage.output_tokens
+            )
+        except Exception:  # settlement must never lose the event
             log.exception("settlement failed for %s", admission.request_id)
         finally:
             self.events.emit(event)
@@ -438,6 +417,9 @@ class Gateway:
                         collector = feed(collector, data)
                     produced_chars += chars
                     completed = completed or done
+                    answered = done and admission.on_answer is not None and collector is not None
+                    if answered and (answer := collector.result()) is not None:
+                        await admission.on_answer(answer)  # before the client has it all
                     if not forward:
                         continue
                     if forward is not True:
@@ -464,12 +446,9 @@ class Gateway:
                 self.keep(admission, answer, usage)
 
     def keep(self, admission: Admission, answer: dict, usage: Usage) -> None:
-        """A complete answer: into the cache when it is kept there, and to the
-        admission's own use of it (on_answer)."""
+        """A complete answer: into the cache, when it is kept there."""
         if admission.cache is not None and admission.cache.store:
             self.cache.store(admission.cache, answer, usage)
-        if admission.on_answer is not None:
-            admission.on_answer(answer)
 
     def _collector(self, admission: Admission):
         """What rebuilds a streamed answer; None when nothing keeps it."""
@@ -526,7 +505,7 @@ class Gateway:
             )
             raise error from None
 
-    def answer(
+    async def answer(
         self,
         admission: Admission,
         attempted,
@@ -560,9 +539,11 @@ class Gateway:
             upstream_ms=(time.perf_counter() - upstream_started) * 1000,
         )
         self.keep(admission, data, usage)
+        if admission.on_answer is not None:
+            await admission.on_answer(data)
         return JSONResponse(data, headers=with_timing(admission))
 
-    def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
+    async def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
         """A cache hit, whole or as an event stream in the caller's dialect."""
         answer = dict(admission.cache.entry["response"])
         # A fresh id per answer, as the provider would give; the content is the cached one.
@@ -573,7 +554,7 @@ class Gateway:
         answer["model"] = admission.model
         self.finish(admission, status=200)
         if admission.on_answer is not None:
-            admission.on_answer(answer)
+            await admission.on_answer(answer)
         if not admission.stream:
             return JSONResponse(answer, headers=with_timing(admission))
         if admission.api == "responses":
