@@ -390,3 +390,76 @@ def test_the_bound_prices_media_by_kind_not_by_bytes():
     # n and best_of multiply the output; a long-context beta widens the window.
     assert bounds.openai_chat({**text, "n": 3, "max_tokens": 7}, raw_text).choices == 3
     assert bounds.anthropic_messages(body, raw, "context-1m-2025-08-07").context_window == 10**6
+
+
+# -- leases: what a gateway process holds of a budget ------------------------------------
+
+
+async def test_a_lease_holds_a_share_settles_extends_and_releases(team):
+    db, key_id = team
+    ((budget_id,),) = operator_call(db.admin, "select api.set_budget('t1', 'month', 10)")
+    ((team_id,),) = operator_call(db.admin, "select id from iam.teams where name = 't1'")
+    conn = await asyncpg.connect(db.app)
+    try:
+        lease = await conn.fetchrow(
+            "select * from api.lease_budget($1, $2, 0.01, 0.05)", team_id, [budget_id]
+        )
+        assert lease["amount_usd"] == Decimal("0.5")  # 5 % of the 10 USD left
+        assert ledger(db) == [("team", 10, 0, Decimal("0.5"))]
+        # Spend settles into the ledger; the lease holds what is left of it.
+        settled = await conn.fetchrow("select * from api.settle_lease($1, 0.2)", lease["lease_id"])
+        assert (settled["amount_usd"], settled["state"]) == (Decimal("0.3"), "held")
+        assert ledger(db) == [("team", 10, Decimal("0.2"), Decimal("0.3"))]
+        # Extended by at least what is asked, a share of what is left if more.
+        extended = await conn.fetchrow(
+            "select * from api.settle_lease($1, 0, p_extend_min_usd => 1)", lease["lease_id"]
+        )
+        assert extended["amount_usd"] == Decimal("1.3") and extended["state"] == "held"
+        too_much = await conn.fetchrow(
+            "select * from api.settle_lease($1, 0.3, p_extend_min_usd => 100)", lease["lease_id"]
+        )
+        assert too_much["state"] == "exhausted"  # the spend still settled
+        assert ledger(db) == [("team", 10, Decimal("0.5"), Decimal("1.0"))]
+        released = await conn.fetchrow(
+            "select * from api.settle_lease($1, 0.1, p_release => true)", lease["lease_id"]
+        )
+        assert released["state"] == "released"
+        assert ledger(db) == [("team", 10, Decimal("0.6"), 0)]
+        gone = await conn.fetchrow("select * from api.settle_lease($1, 0.1)", lease["lease_id"])
+        assert gone["state"] == "gone"
+        assert ledger(db) == [("team", 10, Decimal("0.6"), 0)]  # nothing settled twice
+        # A minimum the budget cannot cover is refused; so are another team's budgets.
+        with pytest.raises(asyncpg.PostgresError) as refused:
+            await conn.fetchrow("select * from api.lease_budget($1, $2, 9.5)", team_id, [budget_id])
+        assert refused.value.sqlstate == "AIG07"
+        operator_call(db.admin, "select api.create_team('t2')")
+        ((other,),) = operator_call(db.admin, "select id from iam.teams where name = 't2'")
+        with pytest.raises(asyncpg.PostgresError) as foreign:
+            await conn.fetchrow("select * from api.lease_budget($1, $2, 0.01)", other, [budget_id])
+        assert foreign.value.sqlstate == "AIG04"
+    finally:
+        await conn.close()
+
+
+async def test_a_lease_nobody_renews_is_charged_what_it_still_held(team):
+    db, _ = team
+    ((budget_id,),) = operator_call(db.admin, "select api.set_budget('t1', 'month', 10)")
+    ((team_id,),) = operator_call(db.admin, "select id from iam.teams where name = 't1'")
+    conn = await asyncpg.connect(db.app)
+    try:
+        lease = await conn.fetchrow(
+            "select * from api.lease_budget($1, $2, 0.01, 0.05)", team_id, [budget_id]
+        )
+        await conn.fetchrow("select * from api.settle_lease($1, 0.1)", lease["lease_id"])
+        assert await conn.fetchval("select api.release_stale_reservations('1 minute')") == 0
+        operator_call(
+            db.admin,
+            "update policy.budget_reservations set expires_at = now() - interval '2 minutes'",
+        )
+        assert await conn.fetchval("select api.release_stale_reservations('1 minute')") == 1
+        # The process that held it may have spent all of it: charged in full.
+        assert ledger(db) == [("team", 10, Decimal("0.5"), 0)]
+        late = await conn.fetchrow("select * from api.settle_lease($1, 0.2)", lease["lease_id"])
+        assert late["state"] == "gone"
+    finally:
+        await conn.close()
