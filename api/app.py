@@ -8,6 +8,7 @@ and the Redis client.
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,6 +45,8 @@ from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream, upstream_session
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 from jobs.event_consumer import InProcessConsumer
+
+log = logging.getLogger("aigw.app")
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 DATABASE_CONNECT_TIMEOUT_S = 5.0
@@ -86,6 +89,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        for notice in config.notices:  # keys of the model config accepted without use
+            log.warning("model config: %s", notice)
         # A bounded connect: while the database is away, a request that needs it (a budget
         # reservation) is refused in seconds, not after asyncpg's default minute.
         app.state.pool = await asyncpg.create_pool(

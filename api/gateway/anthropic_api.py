@@ -91,7 +91,7 @@ async def messages(request: Request) -> Response:
             )
             return response if admission.stream else await read_json(response)
         return await translate.anthropic_messages(
-            deployment, body, team_id, gw.config.settings.timeout_s
+            deployment, body, team_id, gw.upstream.timeout_s(deployment, admission.stream)
         )
 
     upstream_started = time.perf_counter()

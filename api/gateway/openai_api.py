@@ -111,7 +111,7 @@ async def chat_completions(request: Request) -> Response:
             )
             return response if admission.stream else await read_json(response)
         return await translate.openai_chat(
-            deployment, upstream_body, team_id, gw.config.settings.timeout_s
+            deployment, upstream_body, team_id, gw.upstream.timeout_s(deployment, admission.stream)
         )
 
     upstream_started = time.perf_counter()
@@ -214,7 +214,7 @@ async def embeddings(request: Request) -> Response:
                 )
             )
         return await translate.openai_embeddings(
-            deployment, body, team_id, gw.config.settings.timeout_s
+            deployment, body, team_id, gw.upstream.timeout_s(deployment, stream=False)
         )
 
     upstream_started = time.perf_counter()
