@@ -6,12 +6,15 @@ import logging
 import time
 
 import aiohttp
+import anthropic
 import httpx
 import openai
 import pytest
 
 from api.gateway.config import DEFAULT_CONFIG, ConfigError, load_config, routing_order
 from api.gateway.upstream import Upstream
+from api.mock_provider import create_mock_app
+from tests.helpers import serving
 
 LITELLM_CONFIG = """
 model_list:
@@ -297,3 +300,48 @@ def test_a_deployments_timeouts_bound_its_own_attempts(config_gateway):
             client(gw).chat.completions.create(model=model, messages=HELLO, stream=stream)
         assert timed_out.value.status_code == 504
         assert time.monotonic() - started < 3, model
+
+
+# -- which deployments learn the calling team ---------------------------------------------
+
+
+class HeaderRecorder:
+    """An external provider's stand-in: the mock provider, behind a recorder of every
+    header each request brings."""
+
+    def __init__(self):
+        self.app = create_mock_app()
+        self.seen: list[dict[str, str]] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            self.seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await self.app(scope, receive, send)
+
+
+def test_the_team_header_goes_to_our_own_deployments_only(config_gateway):
+    recorder = HeaderRecorder()
+    with serving(recorder) as provider_url:
+        gw = config_gateway(
+            """
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/KEY, api_base: os.environ/BASE}
+  - model_name: gpt-4o-mini
+    litellm_params: {model: openai/gpt-4o-mini, api_key: os.environ/KEY, api_base: os.environ/BASE}
+    model_info: {aigw_internal: true}
+""",  # fmt: skip
+            env={"KEY": "sk-external-provider", "BASE": f"{provider_url}/v1"},
+        )
+        ((team_id,),) = gw.operator("select id from api.list_teams() where name = 't1'")
+        anthropic_client = anthropic.Anthropic(
+            base_url=f"{gw.url}/anthropic", api_key=gw.key, max_retries=0
+        )
+        for model, ours in (("gpt-4o", False), ("gpt-4o-mini", True)):
+            recorder.seen.clear()
+            client(gw).chat.completions.create(model=model, messages=HELLO)  # forwarded
+            anthropic_client.messages.create(model=model, max_tokens=16, messages=HELLO)  # litellm
+            assert len(recorder.seen) == 2
+            for headers in recorder.seen:
+                assert headers["authorization"] == "Bearer sk-external-provider"
+                assert headers.get("x-aigw-team") == (str(team_id) if ours else None), model

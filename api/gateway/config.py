@@ -64,6 +64,9 @@ class Deployment:
     max_retries: int = 0  # attempts again on this deployment before the router moves on
     order: float = math.inf  # lower is tried first; unset: after every ordered one
     weight: float = 1.0  # its share of its group's traffic within its order (simple-shuffle)
+    # One of ours (the mock provider, or model_info.aigw_internal): only these learn which
+    # team is calling (the x-aigw-team header); an external provider never does.
+    internal: bool = False
     info: ModelInfo | None = None
 
     @property
@@ -289,7 +292,7 @@ DEPLOYMENT_KEYS = frozenset({"model", "api_key", "api_base", "timeout", "stream_
     "output_cost_per_token", "cache_read_input_token_cost"})  # fmt: skip
 MODEL_INFO_KEYS = frozenset({"id", "mode", "base_model", "max_tokens", "max_output_tokens",
     "max_input_tokens", "input_cost_per_token", "output_cost_per_token",
-    "cache_read_input_token_cost"})  # fmt: skip
+    "cache_read_input_token_cost", "aigw_internal"})  # fmt: skip
 
 
 def _resolve(value, env: dict[str, str]):
@@ -459,6 +462,9 @@ def _deployment(
     for key in info:
         if key not in MODEL_INFO_KEYS:
             reader.unhandled(f"{where}.model_info", "model_info", key)
+    internal = info.get("aigw_internal", False)
+    if not isinstance(internal, bool):
+        reader.problems.append(f"{where}.model_info.aigw_internal: must be true or false")
 
     def number(source: dict, key: str, kind=float, **bounds):
         part = "litellm_params" if source is params else "model_info"
@@ -506,6 +512,7 @@ def _deployment(
         stream_timeout_s=number(params, "stream_timeout", minimum=0, above=True),
         max_retries=number(params, "max_retries", int) or 0,
         order=math.inf if order is None else order,
+        internal=mock or internal is True,
         info=model_info,
     )
     return deployment, {metric: number(params, metric) or 0 for metric in SHUFFLE_METRICS}

@@ -188,7 +188,9 @@ class Upstream:
         """POST to the deployment in its own wire format; the response is opened for
         streaming and has a success status (else UpstreamError)."""
         base = (deployment.api_base or default_base(deployment)).rstrip("/")
-        request_headers = {"content-type": "application/json", "x-aigw-team": team_id}
+        request_headers = {"content-type": "application/json"}
+        if deployment.internal:  # which team calls is ours to know, never a provider's
+            request_headers["x-aigw-team"] = team_id
         if deployment.wire == "anthropic":
             request_headers["x-api-key"] = deployment.api_key or ""
             request_headers["anthropic-version"] = headers.get(
