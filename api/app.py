@@ -40,6 +40,7 @@ from api.gateway.fast_path import GatewayApp
 from api.gateway.metrics import Metrics, MetricsSink, may_scrape
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
+from api.gateway.registry import ModelRegistry
 from api.gateway.service import Gateway
 from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream, upstream_session
@@ -116,9 +117,10 @@ def create_app(
         authenticator = KeyAuthenticator(
             app.state.pool, app_database_url, tokens, stale_s=settings.auth_stale_s
         )
+        registry = ModelRegistry(app.state.pool)
+        authenticator.on_models_changed(registry.changed)
         await authenticator.start()
-        async with app.state.pool.acquire() as conn:
-            registry = await conn.fetch("select name, max_output_tokens from api.gateway_models()")
+        await registry.load()
         providers = upstream_session()
         upstream = Upstream(config, providers)
         embedder = embedders.from_setting(embedder_setting, upstream)
@@ -131,7 +133,7 @@ def create_app(
             authenticator=authenticator,
             limiter=RateLimiter(app.state.redis, breaker=redis_breaker),
             events=MetricsSink(sink, metrics),
-            max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
+            registry=registry,
             cache=cache,
         )
         # litellm takes seconds to import, the embedding model a moment to load: both now,
@@ -150,6 +152,7 @@ def create_app(
             if consumer is not None:  # after the writer: it records what the writer sent
                 await consumer.stop()
             await authenticator.stop()
+            await registry.stop()
             await http.aclose()
             await providers.close()
             if sso_http is not None:

@@ -345,3 +345,27 @@ model_list:
             for headers in recorder.seen:
                 assert headers["authorization"] == "Bearer sk-external-provider"
                 assert headers.get("x-aigw-team") == (str(team_id) if ours else None), model
+
+
+# -- the registry reaches running gateways at once ----------------------------------------
+
+
+def test_a_model_registered_while_gateways_run_is_served_at_once_with_its_limit(config_gateway):
+    text = entry(name="gpt-5").replace("openai/a", "openai/gpt-5")
+    gateways = [config_gateway(text), config_gateway(text)]  # two processes' worth
+    for gw in gateways:  # not in the registry yet: nobody may call it (now cached so)
+        with pytest.raises(openai.PermissionDeniedError):
+            client(gw).chat.completions.create(model="gpt-5", messages=HELLO)
+    gateways[0].operator("select api.register_model('gpt-5', 'openai', 1000, true, 100000)")
+    registered = time.monotonic()
+    for gw in gateways:
+        while True:
+            try:
+                client(gw).chat.completions.create(model="gpt-5", messages=HELLO, max_tokens=1000)
+                break
+            except openai.PermissionDeniedError:
+                assert time.monotonic() - registered < 1, "not callable a second after"
+                time.sleep(0.02)
+        with pytest.raises(openai.BadRequestError) as over:  # its registered output limit
+            client(gw).chat.completions.create(model="gpt-5", messages=HELLO, max_tokens=1001)
+        assert "at most 1000" in over.value.message

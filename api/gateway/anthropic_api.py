@@ -65,7 +65,7 @@ async def messages(request: Request) -> Response:
     try:
         body = await admit_message(request, gw, admission)
         model = admission.model
-        validation.anthropic_parameters(body, model, gw.max_output_tokens.get(model))
+        validation.anthropic_parameters(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         beta = headers.get("anthropic-beta")

@@ -78,7 +78,7 @@ async def chat_completions(request: Request) -> Response:
         gw.read_session(admission, body)
         validation.openai_messages(body.get("messages"))
         model = gw.resolve_model(admission, body.get("model"))
-        validation.openai_parameters(body, model, gw.max_output_tokens.get(model))
+        validation.openai_parameters(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):
             raise errors.bad_request("'stream_options' must be an object.")
