@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from api import admin, auth, dialects, errors
+from api import admin, auth, dialects, errors, registry_sync
 from api.auth import oidc
 from api.auth.errors import ApiProblem
 from api.auth.oidc_provider import OidcProvider, OidcSettings
@@ -120,7 +120,13 @@ def create_app(
         registry = ModelRegistry(app.state.pool)
         authenticator.on_models_changed(registry.changed)
         await authenticator.start()
-        await registry.load()
+        registered = {row["name"] for row in await registry.load()}
+        if unregistered := registry_sync.missing(config, registered):
+            log.warning(
+                "models of the config not in the registry, which nobody may call until an "
+                "operator registers them (aigw models sync): %s",
+                ", ".join(unregistered),
+            )
         providers = upstream_session()
         upstream = Upstream(config, providers)
         embedder = embedders.from_setting(embedder_setting, upstream)

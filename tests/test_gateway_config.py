@@ -192,6 +192,15 @@ def test_keys_accepted_without_use_are_logged_when_the_gateway_starts(config_gat
     )
 
 
+def test_a_gateway_started_with_models_the_registry_lacks_says_so(config_gateway, caplog):
+    with caplog.at_level(logging.WARNING, logger="aigw.app"):
+        config_gateway(entry(name="gpt-5") + entry(name="gpt-4o").split("\n", 1)[1])
+    assert (
+        "models of the config not in the registry, which nobody may call until an operator "
+        "registers them (aigw models sync): gpt-5" in caplog.text
+    )
+
+
 # -- routing: simple-shuffle within the lowest order -------------------------------------
 
 
