@@ -8,6 +8,7 @@ and the Redis client.
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from api import admin, auth, dialects, errors
+from api import admin, auth, dialects, errors, registry_sync
 from api.auth import oidc
 from api.auth.errors import ApiProblem
 from api.auth.oidc_provider import OidcProvider, OidcSettings
@@ -34,17 +35,20 @@ from api.events.writer import EventWriter
 from api.gateway import anthropic_api, openai_api, responses_api, translate
 from api.gateway.accounting import EventSink
 from api.gateway.breaker import Breaker
-from api.gateway.budgets import BudgetLeases, model_prices
+from api.gateway.budgets import BudgetLeases
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.fast_path import GatewayApp
 from api.gateway.metrics import Metrics, MetricsSink, may_scrape
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
+from api.gateway.registry import ModelRegistry
 from api.gateway.service import Gateway
 from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream, upstream_session
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 from jobs.event_consumer import InProcessConsumer
+
+log = logging.getLogger("aigw.app")
 
 HEALTH_TIMEOUT_SECONDS = 2.0
 DATABASE_CONNECT_TIMEOUT_S = 5.0
@@ -87,6 +91,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        for notice in config.notices:  # keys of the model config accepted without use
+            log.warning("model config: %s", notice)
         # A bounded connect: while the database is away, a request that needs it (a budget
         # reservation) is refused in seconds, not after asyncpg's default minute.
         app.state.pool = await asyncpg.create_pool(
@@ -112,15 +118,22 @@ def create_app(
         authenticator = KeyAuthenticator(
             app.state.pool, app_database_url, tokens, stale_s=settings.auth_stale_s
         )
+        registry = ModelRegistry(app.state.pool)
+        authenticator.on_models_changed(registry.changed)
         await authenticator.start()
-        async with app.state.pool.acquire() as conn:
-            registry = await conn.fetch("select * from api.gateway_models()")
+        registered = {row["name"] for row in await registry.load()}
+        if unregistered := registry_sync.missing(config, registered):
+            log.warning(
+                "models of the config not in the registry, which nobody may call until an "
+                "operator registers them (aigw models sync): %s",
+                ", ".join(unregistered),
+            )
         providers = upstream_session()
         upstream = Upstream(config, providers)
         embedder = embedders.from_setting(embedder_setting, upstream)
         cache = ResponseCache(app.state.redis, app.state.pool, embedder, redis_breaker)
         await cache.start()
-        budgets = BudgetLeases(app.state.pool, {r["name"]: model_prices(r) for r in registry})
+        budgets = BudgetLeases(app.state.pool, registry)
         await budgets.start()
         app.state.gateway = Gateway(
             pool=app.state.pool,
@@ -129,7 +142,7 @@ def create_app(
             authenticator=authenticator,
             limiter=RateLimiter(app.state.redis, breaker=redis_breaker),
             events=MetricsSink(sink, metrics),
-            max_output_tokens={r["name"]: r["max_output_tokens"] for r in registry},
+            registry=registry,
             budgets=budgets,
             cache=cache,
         )
@@ -150,6 +163,7 @@ def create_app(
             if consumer is not None:  # after the writer: it records what the writer sent
                 await consumer.stop()
             await authenticator.stop()
+            await registry.stop()
             await http.aclose()
             await providers.close()
             if sso_http is not None:

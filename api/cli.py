@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from api import audit, migrations
+from api import audit, migrations, registry_sync
 from api.bootstrap import DEFAULT_ADMIN_EMAIL, bootstrap
 from api.embedded import (
     DatabaseUrls,
@@ -62,6 +62,11 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+models_app = typer.Typer(
+    help="The model registry: register the model config's models in it.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -282,6 +287,9 @@ def up(
             gateway_config = start_mock_provider_if_needed(stack, settings)
         except ConfigError as exc:
             raise fail(str(exc), "Fix the model config, or unset AIGW_CONFIG.") from None
+        with console.status("Registering the config's models…"), operator_errors():
+            report = registry_sync.sync(admin_url, gateway_config)
+        show_sync(report, detailed=False)
         console.print(
             f"[bold]aigw[/] serving on http://{host}:{port}  "
             f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
@@ -480,6 +488,75 @@ def keys_revoke(
     with database(data_dir) as urls:
         call(urls.admin, "select api.revoke_key(%s::uuid)", (key_id,))
     console.print(f"[green]✓[/] Key {key_id} revoked")
+
+
+# ---------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------
+
+
+def show_sync(report: registry_sync.SyncReport, *, detailed: bool, dry_run: bool = False) -> None:
+    """What a sync did (or would do): each model registered, and every model left
+    unpriced, which teams with budgets cannot use."""
+    verb = "Would register" if dry_run else "Registered"
+    if detailed and report.registered:
+        rows = [
+            (m.name, m.provider, f"{m.max_output_tokens:,}", f"{m.context_window_tokens:,}",
+             f"{m.price.input}, {m.price.output}, {m.price.cached_input}" if m.price
+             else "unpriced", m.source)
+            for m in report.registered
+        ]  # fmt: skip
+        columns = ["model", "provider", "max output", "context window",
+                   "USD per 1M: input, output, cached", "from"]  # fmt: skip
+        show(f"{verb} from the model config", columns, rows)
+    elif report.registered:
+        names = ", ".join(m.name for m in report.registered)
+        console.print(f"[green]✓[/] Models: {verb.lower()} {names} from the model config")
+    console.print(
+        f"[green]✓[/] {len(report.existing)} of the model config's models already in the "
+        "registry (left as they are)"
+    )
+    for name in report.unpriced:
+        console.print(
+            f"[yellow]![/] {name} has no price: teams with a budget cannot use it until an "
+            f"operator sets one (select api.set_price('{name}', <input>, <output>, <cached "
+            "input>), USD per 1M tokens)"
+        )
+
+
+@models_app.command("sync")
+def models_sync(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The model config (default: AIGW_CONFIG, else the bundled config.yaml).",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what would be registered.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Register the model config's models the registry lacks (`aigw up` does this itself).
+
+    Until a model is in the registry, no team may call it. Run this as an operator for
+    gateways a process manager starts (their own login cannot write the registry): each
+    missing model is registered with its limits and price from the config's model_info,
+    else from litellm's bundled model map, else conservative defaults. Models already
+    registered, and their prices, are left as they are.
+    """
+    from api.gateway.config import load_config
+
+    try:
+        gateway_config = load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc), "Fix the model config.") from None
+    with database(data_dir) as urls, operator_errors():
+        report = registry_sync.sync(urls.admin, gateway_config, dry_run=dry_run)
+    show_sync(report, detailed=True, dry_run=dry_run)
 
 
 # ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ grant select, insert, delete on cache.semantic_entries to aigw_internal;
 grant select, insert, update on cache.team_daily_stats to aigw_internal;
 -- Purging bumps the team's cache generation, which retires its exact (Redis) entries.
 grant update (cache_generation) on policy.team_policies to aigw_internal;
-grant execute on function iam.principals_changed() to aigw_internal;
+grant execute on function iam.principals_changed(text) to aigw_internal;
 
 create policy "internal functions see one team's entries at a time" on cache.semantic_entries
     for all to aigw_internal

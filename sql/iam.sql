@@ -448,12 +448,14 @@ end
 $$;
 
 -- Gateways cache authenticated principals; anything that changes what a key may do
--- tells them (at commit) to drop their caches.
-create or replace function iam.principals_changed() returns void
+-- tells them (at commit) to drop their caches. A change to the model registry says
+-- 'models': gateways also reload what they keep of it (api/gateway/registry.py).
+drop function if exists iam.principals_changed();  -- as it was before it took p_what
+create or replace function iam.principals_changed(p_what text default '') returns void
 language sql volatile
 set search_path = pg_catalog, pg_temp
 as $$
-    select pg_catalog.pg_notify('aigw_principals', '')
+    select pg_catalog.pg_notify('aigw_principals', p_what)
 $$;
 
 -- ---------------------------------------------------------------------------

@@ -248,6 +248,7 @@ begin
         update policy.models set context_window_tokens = p_context_window_tokens
          where name = p_name;
     end if;
+    perform iam.principals_changed('models');  -- the registry changed
 exception
     when unique_violation then
         raise exception 'model "%" is already registered', p_name using errcode = 'AIG05';
@@ -275,7 +276,7 @@ begin
     if not found then
         raise exception 'only platform admins enable or disable models' using errcode = 'AIG03';
     end if;
-    perform iam.principals_changed();
+    perform iam.principals_changed('models');  -- the registry changed
 end
 $$;
 comment on function api.set_model_enabled(text, boolean) is
@@ -316,6 +317,7 @@ begin
            output_usd_per_mtok = excluded.output_usd_per_mtok,
            cached_input_usd_per_mtok = excluded.cached_input_usd_per_mtok,
            updated_at = now();
+    perform iam.principals_changed('models');  -- the registry changed
 exception
     when check_violation or not_null_violation then
         raise exception 'prices must be 0 or more USD per million tokens' using errcode = 'AIG06';

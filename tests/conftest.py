@@ -10,6 +10,8 @@ The migrations run once into a template database; every test gets a fresh copy o
 Redis: TEST_REDIS_URL, else an embedded redis-server; flushed before each test.
 """
 
+import contextlib
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -183,3 +185,25 @@ def gateway(request, db, redis_url, mock_upstream):
     app = create_app(db.app, redis_url, gateway_config=config, events=events)
     with serving(app, deadlines=getattr(request, "param", None)) as url:
         yield RunningGateway(url, mock_url, state, events, db, key, str(key_id), app)
+
+
+@pytest.fixture
+def config_gateway(db, redis_url, mock_upstream, tmp_path):
+    """Start the whole app on a config.yaml given as text: `config_gateway(text, env)`
+    (deployments without a provider key in `env` go to the mock provider)."""
+    mock_url, state = mock_upstream
+    operator_call(db.admin, "select api.create_team('t1')")
+    key_id, key = operator_call(db.admin, "select id, key from api.issue_key('t1', 'k')")[0]
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
+
+        def start(text: str, env: dict | None = None) -> RunningGateway:
+            path = tmp_path / f"config-{next(numbers)}.yaml"
+            path.write_text(text)
+            config = load_config(path, env=env or {}, mock_provider_url=mock_url)
+            events = MemorySink()
+            app = create_app(db.app, redis_url, gateway_config=config, events=events)
+            url = stack.enter_context(serving(app))
+            return RunningGateway(url, mock_url, state, events, db, key, str(key_id), app)
+
+        yield start

@@ -343,7 +343,7 @@ async def test_200_concurrent_expensive_requests_never_pass_a_hard_limit(gateway
     # Each request cost at most its bound, as the gateway priced it to admit it ...
     sent = json.loads(raw)
     bound = (bounds.openai_chat if wire == "openai" else bounds.anthropic_messages)(sent, raw)
-    worst = gateway.gateway.budgets.models[model].worst_case(bound)
+    worst = gateway.gateway.registry.prices[model].worst_case(bound)
     assert all(0 < Decimal(str(e.cost_usd)) <= worst for e in served), (worst, served[:3])
     # ... so the fleet never spent past the hard limit, however many ran at once.
     assert reserved == 0

@@ -1,5 +1,7 @@
 """The operator CLI, run as a real subprocess against the test database (DATABASE_URL)."""
 
+from decimal import Decimal
+
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +36,8 @@ def test_every_command_has_help():
         ["events"],
         ["events", "consume"],
         ["events", "list"],
+        ["models"],
+        ["models", "sync"],
     ):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
@@ -96,6 +100,69 @@ def test_errors_say_what_went_wrong_without_a_traceback(db, args, message):
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+SYNC_CONFIG = """
+model_list:
+  - model_name: gpt-4o            # registered, and repriced by an operator
+    litellm_params: {model: openai/gpt-4o}
+  - model_name: house-model       # limits and prices from the config
+    litellm_params:
+      model: openai/house-model
+      input_cost_per_token: 0.000001
+      output_cost_per_token: 0.000002
+    model_info: {max_output_tokens: 2048, max_input_tokens: 32768}
+  - model_name: my-claude         # from litellm's model map
+    litellm_params: {model: anthropic/claude-sonnet-4-6}
+  - model_name: mystery           # known to nobody: defaults, no price
+    litellm_params: {model: openai/mystery-model}
+  - model_name: bare              # registered by an operator, without a price
+    litellm_params: {model: openai/bare}
+router_settings:
+  model_group_alias: {claude: my-claude}   # an alias is no model
+"""
+LIMITS_AND_PRICES = (
+    "select name, provider, max_output_tokens, context_window_tokens, input_usd_per_mtok, "
+    "output_usd_per_mtok, cached_input_usd_per_mtok from api.list_models() "
+    "where name = any(%s) order by name"
+)
+
+
+def test_models_sync_registers_what_the_config_lacks_and_changes_nothing_else(db, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(SYNC_CONFIG)
+    operator_call(db.admin, "select api.set_price('gpt-4o', 9, 9, 9)")
+    operator_call(db.admin, "select api.register_model('bare', 'openai', 100, true, 1000)")
+    names = (["bare", "claude", "gpt-4o", "house-model", "my-claude", "mystery"],)
+    before = operator_call(db.admin, LIMITS_AND_PRICES, names)
+
+    dry = aigw(db, "models", "sync", "--config", str(config), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Would register" in dry.stdout and "mystery" in dry.stdout
+    assert operator_call(db.admin, LIMITS_AND_PRICES, names) == before
+
+    synced = aigw(db, "models", "sync", "--config", str(config))
+    assert synced.returncode == 0, synced.stderr
+    d = Decimal
+    assert operator_call(db.admin, LIMITS_AND_PRICES, names) == [
+        ("bare", "openai", 100, 1000, None, None, None),  # as the operator left it
+        ("gpt-4o", "openai", 16384, 128000, d(9), d(9), d(9)),  # the operator's price kept
+        ("house-model", "openai", 2048, 32768, d(1), d(2), d(1)),  # cached: as input
+        ("my-claude", "anthropic", 128000, 1000000, d(3), d(15), d("0.3")),
+        ("mystery", "openai", 128000, 1000000, None, None, None),
+    ]
+    said = " ".join(synced.stdout.split())
+    assert "Registered from the model config" in said
+    assert "2 of the model config's models already in the registry" in said
+    for unpriced in ("bare", "mystery"):
+        assert f"{unpriced} has no price: teams with a budget cannot use it" in said
+    assert "gpt-4o has no price" not in said
+
+    again = aigw(db, "models", "sync", "--config", str(config))
+    assert again.returncode == 0 and "Registered" not in again.stdout
+    assert "5 of the model config's models already in the registry" in " ".join(
+        again.stdout.split()
+    )
 
 
 def test_psql_runs_against_the_configured_database(db):

@@ -16,6 +16,7 @@ import pytest
 
 from api import keys
 from api.embedded import free_port
+from tests.helpers import operator_call
 
 
 class Up:
@@ -155,11 +156,13 @@ def test_first_run_second_run_and_ctrl_c_on_the_embedded_stack(tmp_path):
     assert psutil.wait_procs(started, timeout=10)[1] == []
 
 
-def serve(command: list[str], db, redis_url, port: int) -> subprocess.Popen:
-    """A server process on DATABASE_URL and REDIS_URL, with a header deadline of 1 s."""
+def serve(command: list[str], db, redis_url, port: int, **settings: str) -> subprocess.Popen:
+    """A server process on DATABASE_URL and REDIS_URL, with a header deadline of 1 s (and
+    any other `settings`)."""
     env = {**os.environ, "DATABASE_URL": db.admin, "REDIS_URL": redis_url, "COLUMNS": "200"}
     env.pop("AIGW_ENV", None)
     env["AIGW_HEADER_TIMEOUT_S"] = "1"
+    env.update(settings)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -196,6 +199,35 @@ def test_with_database_url_and_redis_url_set_up_starts_nothing(db, redis_url, tm
     assert "PostgreSQL (DATABASE_URL)" in output and "Redis (REDIS_URL)" in output
     # The test database was migrated already and is bootstrapped here on first `up`.
     assert "First run" in output
+
+
+def test_up_registers_the_models_of_the_config_that_the_registry_lacks(db, redis_url, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: house-model\n"
+        "    litellm_params: {model: openai/house-model}\n"
+        "    model_info: {max_output_tokens: 512}\n"
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "api.cli", "up", "--port", str(port)]
+    process = serve(command, db, redis_url, port, AIGW_CONFIG=str(config))
+    try:
+        ((key,),) = operator_call(db.admin, "select key from api.issue_key('demo', 'probe')")
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "house-model", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert "Models: registered house-model from the model config" in output
+    assert "house-model has no price" in " ".join(output.split())
+    assert operator_call(
+        db.admin, "select max_output_tokens from api.list_models() where name = 'house-model'"
+    ) == [(512,)]
 
 
 def test_the_process_manager_command_line_serves_behind_the_same_protocol(db, redis_url):

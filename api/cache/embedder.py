@@ -130,7 +130,7 @@ class ProviderEmbedder:
                     )
                 )
             response = await translate.openai_embeddings(
-                deployment, body, "cache", self.upstream.config.settings.timeout_s
+                deployment, body, "cache", self.upstream.timeout_s(deployment, stream=False)
             )
             return response.model_dump()
 

@@ -77,7 +77,7 @@ async def messages(request: Request) -> Response:
     try:
         body = await admit_message(request, gw, admission)
         model = admission.model
-        validation.anthropic_parameters(body, model, gw.max_output_tokens.get(model))
+        validation.anthropic_parameters(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
         beta = headers.get("anthropic-beta")
@@ -103,7 +103,7 @@ async def messages(request: Request) -> Response:
             )
             return response if admission.stream else await read_json(response)
         return await translate.anthropic_messages(
-            deployment, body, team_id, gw.config.settings.timeout_s
+            deployment, body, team_id, gw.upstream.timeout_s(deployment, admission.stream)
         )
 
     upstream_started = time.perf_counter()

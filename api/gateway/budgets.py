@@ -35,6 +35,7 @@ import asyncpg
 
 from api.gateway import errors
 from api.gateway.bounds import Bound
+from api.gateway.prices import ModelPrices
 
 log = logging.getLogger("aigw.gateway.budgets")
 
@@ -44,55 +45,7 @@ IDLE_S = 2.0
 TTL = timedelta(seconds=30)  # in the database; renewed by each settlement
 VALID_S = 10.0  # how long a process admits from a lease it cannot renew
 SWEEP_S = 30.0
-MTOK = Decimal(1_000_000)
 DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
-
-@dataclass(frozen=True)
-class ModelPrices:
-    """A model's registry limits and list prices (USD per million tokens)."""
-
-    max_output_tokens: int
-    context_window_tokens: int
-    input: Decimal | None
-    output: Decimal | None
-    cached_input: Decimal | None
-
-    @property
-    def priced(self) -> bool:
-        return self.input is not None
-
-    def worst_case(self, bound: Bound) -> Decimal:
-        """What a request within `bound` can cost: api.reserve_budget's arithmetic."""
-        window = max(self.context_window_tokens, bound.context_window or 0)
-        input_tokens = min(window if bound.input_tokens is None else bound.input_tokens, window)
-        per_choice = self.max_output_tokens if bound.output_tokens is None else bound.output_tokens
-        output_tokens = min(per_choice, window) * bound.choices
-        input_price = max(self.input, self.cached_input)
-        return (input_tokens * input_price + output_tokens * self.output) / MTOK
-
-    def cost(self, input_tokens: int, output_tokens: int, cached_input_tokens: int) -> Decimal:
-        """What tokens cost: policy.cost_usd's arithmetic, to the same digit."""
-        fresh = max(input_tokens - cached_input_tokens, 0)
-        return (
-            fresh * self.input
-            + cached_input_tokens * self.cached_input
-            + output_tokens * self.output
-        ) / MTOK
-
-
-def model_prices(row) -> ModelPrices:
-    def price(name: str) -> Decimal | None:
-        value = row[name]
-        return None if value is None else Decimal(value)
-
-    return ModelPrices(
-        row["max_output_tokens"],
-        row["context_window_tokens"],
-        price("input_usd_per_mtok"),
-        price("output_usd_per_mtok"),
-        price("cached_input_usd_per_mtok"),
-    )
 
 
 @dataclass
@@ -125,9 +78,10 @@ class Hold:
 
 
 class BudgetLeases:
-    def __init__(self, pool: asyncpg.Pool, models: dict[str, ModelPrices], clock=time.monotonic):
+    def __init__(self, pool: asyncpg.Pool, registry, clock=time.monotonic):
+        """`registry`: the gateway's ModelRegistry, whose `prices` are kept current."""
         self.pool = pool
-        self.models = models
+        self.registry = registry
         self.clock = clock
         self.leases: dict[tuple[str, ...], Lease] = {}
         self._locks: dict[tuple[str, ...], asyncio.Lock] = {}
@@ -140,7 +94,7 @@ class BudgetLeases:
         """Hold the request's worst case in a lease of the caller's budgets, or refuse:
         429 insufficient_quota when the budgets have not that much left, 503 when no
         lease can be had now."""
-        prices = self.models.get(model)
+        prices = self.registry.prices.get(model)
         if prices is None or not prices.priced:
             raise errors.model_unpriced(model)
         worst = prices.worst_case(bound)

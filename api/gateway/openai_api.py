@@ -78,7 +78,7 @@ async def chat_completions(request: Request) -> Response:
         gw.read_session(admission, body)
         validation.openai_messages(body.get("messages"))
         model = gw.resolve_model(admission, body.get("model"))
-        validation.openai_parameters(body, model, gw.max_output_tokens.get(model))
+        validation.openai_parameters(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):
             raise errors.bad_request("'stream_options' must be an object.")
@@ -111,7 +111,7 @@ async def chat_completions(request: Request) -> Response:
             )
             return response if admission.stream else await read_json(response)
         return await translate.openai_chat(
-            deployment, upstream_body, team_id, gw.config.settings.timeout_s
+            deployment, upstream_body, team_id, gw.upstream.timeout_s(deployment, admission.stream)
         )
 
     upstream_started = time.perf_counter()
@@ -214,7 +214,7 @@ async def embeddings(request: Request) -> Response:
                 )
             )
         return await translate.openai_embeddings(
-            deployment, body, team_id, gw.config.settings.timeout_s
+            deployment, body, team_id, gw.upstream.timeout_s(deployment, stream=False)
         )
 
     upstream_started = time.perf_counter()

@@ -6,7 +6,9 @@ database says something changed. Every function that changes what a key may do
 (revoking it, suspending its owner, changing a policy, …) sends NOTIFY aigw_principals
 at commit; each worker LISTENs and drops its cache, so a revoked key stops working on
 every worker within milliseconds. If the listening connection is lost, entries are
-looked up again after one second instead, until it is back.
+looked up again after one second instead, until it is back. A change to the model
+registry comes on the same channel (payload 'models'): it changes principals (the models
+each may call) and what `on_models_changed` callbacks keep of the registry.
 
 If the database itself is away, that lookup fails. Nobody can revoke a key while it is
 away either, so a principal cached before it went is still served, for at most
@@ -20,6 +22,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -33,6 +36,7 @@ from api.gateway.tokens import TokenError, TokenVerifier, looks_like_jwt
 log = logging.getLogger("aigw.gateway.principals")
 
 CHANNEL = "aigw_principals"
+MODELS_CHANGED = "models"  # the payload of a change to the model registry
 TTL_LISTENING_S = 300.0  # a safety net; invalidation normally comes by NOTIFY
 TTL_NOT_LISTENING_S = 1.0
 STALE_S = 300.0  # the default of AIGW_AUTH_STALE_S
@@ -133,6 +137,12 @@ class KeyAuthenticator:
         self._listener: asyncpg.Connection | None = None
         self._listening = False
         self._watch_task: asyncio.Task | None = None
+        self._model_watchers: list[Callable[[], None]] = []
+
+    def on_models_changed(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (in the event loop) when the model registry changes, and when
+        the channel comes back after a loss (a change may have been missed)."""
+        self._model_watchers.append(callback)
 
     async def start(self) -> None:
         self._watch_task = asyncio.create_task(self._watch())
@@ -154,8 +164,9 @@ class KeyAuthenticator:
             try:
                 self._listener = await asyncpg.connect(self.app_url)
                 self._listener.add_termination_listener(lambda _: self._lost())
-                await self._listener.add_listener(CHANNEL, lambda *_: self.invalidate())
-                self.invalidate()  # anything may have changed while we were not listening
+                await self._listener.add_listener(CHANNEL, self._notified)
+                # anything may have changed while we were not listening
+                self._notified(None, None, CHANNEL, MODELS_CHANGED)
                 self._listening, self._lost_at = True, None
                 while not self._listener.is_closed():
                     await asyncio.sleep(1)
@@ -170,6 +181,12 @@ class KeyAuthenticator:
         if self._listening or self._lost_at is None:
             self._lost_at = self.clock()
         self._listening = False
+
+    def _notified(self, connection, pid, channel: str, payload: str) -> None:
+        self.invalidate()
+        if payload == MODELS_CHANGED:
+            for callback in self._model_watchers:
+                callback()
 
     def invalidate(self) -> None:
         self._generation += 1

@@ -139,7 +139,7 @@ async def create_response(request: Request) -> Response:
         body = await json_body(request, admission)
         gw.read_session(admission, body)
         model = gw.resolve_model(admission, body.get("model"))
-        validation.responses_request(body, model, gw.max_output_tokens.get(model))
+        validation.responses_request(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))
         previous = body.get("previous_response_id")
         history = await load_history(gw, admission, previous)

@@ -27,6 +27,7 @@ from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
 from api.gateway.rate_limit import RateLimiter
+from api.gateway.registry import ModelRegistry
 from api.gateway.upstream import Upstream, UpstreamError, sse_data
 from api.keys import Scope
 
@@ -158,7 +159,7 @@ class Gateway:
         authenticator: KeyAuthenticator,
         limiter: RateLimiter,
         events: EventSink,
-        max_output_tokens: dict[str, int],
+        registry: ModelRegistry,
         budgets: BudgetLeases,
         cache: ResponseCache | None = None,
     ):
@@ -168,7 +169,7 @@ class Gateway:
         self.authenticator = authenticator
         self.limiter = limiter
         self.events = events
-        self.max_output_tokens = max_output_tokens
+        self.registry = registry
         self.budgets = budgets
         self.cache = cache
         self._background: set[asyncio.Task] = set()

@@ -67,9 +67,10 @@ def _params(deployment: Deployment, team_id: str, timeout_s: float) -> dict:
         "timeout": timeout_s,
         "num_retries": 0,
         "max_retries": 0,
-        "extra_headers": {"x-aigw-team": team_id},
         **deployment.extra_params,
     }
+    if deployment.internal:  # which team calls is ours to know, never a provider's
+        params["extra_headers"] = {"x-aigw-team": team_id}
     if deployment.api_base:
         params["api_base"] = deployment.api_base
     return params

@@ -1,11 +1,13 @@
 """Calling providers: one retry / fallback / cooldown mechanism for every path.
 
-A request names a model group. `Upstream.run` tries the group's deployments, then its
-fallback groups', with bounded retries, exponential backoff, an upstream's Retry-After
-honoured up to a cap, and a cooldown for a deployment that keeps failing. The attempt
-itself is a function of the deployment: native forwarding (aiohttp, bytes passed through)
-when the caller's wire format matches the deployment's, litellm when it must translate —
-both raise `UpstreamError`, so both get exactly the same retries and cooldowns.
+A request names a model group. `Upstream.run` tries the group's deployments (in
+simple-shuffle's order: the lowest `order` first, a weighted draw within it), then its
+fallback groups', with bounded retries (and each deployment's own `max_retries`),
+exponential backoff, an upstream's Retry-After honoured up to a cap, and a cooldown for a
+deployment that keeps failing. The attempt itself is a function of the deployment: native
+forwarding (aiohttp, bytes passed through) when the caller's wire format matches the
+deployment's, litellm when it must translate — both raise `UpstreamError`, so both get
+exactly the same retries and cooldowns.
 
 Native forwarding uses aiohttp rather than httpx: on the hot path httpx's connection pool
 (a scan of every pooled connection per request, anyio cancel scopes per read) cost more
@@ -22,7 +24,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from api.gateway.config import Deployment, GatewayConfig
+from api.gateway.config import Deployment, GatewayConfig, routing_order
 
 T = TypeVar("T")
 
@@ -76,10 +78,16 @@ class Upstream:
     def __init__(self, config: GatewayConfig, http: aiohttp.ClientSession, clock=time.monotonic):
         self.config = config
         self.http = http
-        # bounds each wait for the provider (headers, every chunk), not a whole stream
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=10, sock_read=config.settings.timeout_s
-        )
+        # Each bounds every wait for the provider (headers, every chunk), not a whole
+        # stream: by deployment and by whether the request streams.
+        self._timeouts = {
+            (d.id, stream): aiohttp.ClientTimeout(
+                total=None, connect=10, sock_read=self.timeout_s(d, stream)
+            )
+            for group in config.deployments.values()
+            for d in group
+            for stream in (False, True)
+        }
         self.clock = clock
         self._failures: dict[str, int] = {}
         self._cooling_until: dict[str, float] = {}
@@ -88,10 +96,20 @@ class Upstream:
 
     # -- deployment choice -------------------------------------------------------------
 
+    def timeout_s(self, deployment: Deployment, stream: bool) -> float:
+        """How long one wait for the provider may take: the deployment's own timeout (its
+        stream_timeout for a stream), else the router's."""
+        settings = self.config.settings
+        timeout = deployment.timeout_s or settings.timeout_s
+        if stream:
+            return deployment.stream_timeout_s or settings.stream_timeout_s or timeout
+        return timeout
+
     def candidates(self, group: str) -> list[Deployment]:
-        """The group's deployments, then its fallbacks', the ones cooling down left out."""
-        groups = [group, *self.config.settings.fallbacks.get(group, [])]
-        ordered = [d for g in groups for d in self.config.deployments.get(g, [])]
+        """The group's deployments in routing order, then each fallback group's, the ones
+        cooling down left out."""
+        groups = [group, *self.config.settings.fallbacks_of(group)]
+        ordered = [d for g in groups for d in routing_order(self.config.deployments.get(g, []))]
         now = self.clock()
         return [d for d in ordered if self._cooling_until.get(d.id, 0) <= now]
 
@@ -133,9 +151,12 @@ class Upstream:
                 kind="cooldown",
                 retry_after_s=settings.cooldown_s,
             )
-        max_attempts = 1 + settings.num_retries
-        for n in range(max_attempts):
-            deployment = candidates[n % len(candidates)]
+        # The router's 1 + num_retries rounds, each on the next candidate, which is tried
+        # 1 + its own max_retries times (LiteLLM's per-deployment client retries).
+        rounds = (candidates[n % len(candidates)] for n in range(1 + settings.num_retries))
+        plan = [d for d in rounds for _ in range(1 + d.max_retries)]
+        max_attempts = len(plan)
+        for n, deployment in enumerate(plan):
             self.attempts += 1
             try:
                 result = await attempt(deployment)
@@ -148,8 +169,7 @@ class Upstream:
                 self._failed(deployment)
                 if not self._may_retry(group) or n + 1 == max_attempts:
                     raise
-                following = candidates[(n + 1) % len(candidates)]
-                if following.id == deployment.id:
+                if plan[n + 1].id == deployment.id:
                     # Same deployment again: back off, or wait as long as it asked to.
                     delay = error.retry_after_s
                     if delay is None:
@@ -168,7 +188,9 @@ class Upstream:
         """POST to the deployment in its own wire format; the response is opened for
         streaming and has a success status (else UpstreamError)."""
         base = (deployment.api_base or default_base(deployment)).rstrip("/")
-        request_headers = {"content-type": "application/json", "x-aigw-team": team_id}
+        request_headers = {"content-type": "application/json"}
+        if deployment.internal:  # which team calls is ours to know, never a provider's
+            request_headers["x-aigw-team"] = team_id
         if deployment.wire == "anthropic":
             request_headers["x-api-key"] = deployment.api_key or ""
             request_headers["anthropic-version"] = headers.get(
@@ -178,13 +200,15 @@ class Upstream:
                 request_headers["anthropic-beta"] = beta
         else:
             request_headers["authorization"] = f"Bearer {deployment.api_key or ''}"
+            if organization := deployment.extra_params.get("organization"):
+                request_headers["openai-organization"] = organization
         payload = {**body, "model": deployment.upstream_model}
         try:
             response = await self.http.post(
                 base + path,
                 data=json.dumps(payload).encode(),
                 headers=request_headers,
-                timeout=self._timeout,
+                timeout=self._timeouts[deployment.id, bool(body.get("stream"))],
             )
         except TimeoutError as exc:
             raise UpstreamError("upstream timed out", kind="timeout") from exc
