@@ -6,6 +6,7 @@ Driven as the gateway drives them: connected as aigw_app, many connections at on
 import asyncio
 import json
 import random
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -463,3 +464,18 @@ async def test_a_lease_nobody_renews_is_charged_what_it_still_held(team):
         assert late["state"] == "gone"
     finally:
         await conn.close()
+
+
+def test_a_price_change_reaches_what_the_gateway_charges_at_once(gateway):
+    gateway.operator("select api.set_budget('t1', 'month', 10)")
+    time.sleep(0.3)
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+    headers = {"authorization": f"Bearer {gateway.key}"}
+    assert httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers).is_success
+    gateway.operator("select api.set_price('gpt-4o', 25.00, 100.00, 12.50)")  # ten times
+    time.sleep(0.5)  # the notification reaches the gateway
+    assert httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers).is_success
+    first, second = (e.cost_usd for e in gateway.events.events)
+    assert second == pytest.approx(10 * first)
+    ((_, _, spent, _),) = budgets_settled(gateway.db.admin)
+    assert spent == Decimal(str(first)) + Decimal(str(second))
