@@ -356,6 +356,40 @@ model_list:
                 assert headers.get("x-aigw-team") == (str(team_id) if ours else None), model
 
 
+class CookieSetter(HeaderRecorder):
+    """A provider that sets a cookie on every answer (as CDNs in front of some do)."""
+
+    async def __call__(self, scope, receive, send):
+        async def with_cookie(message):
+            if message["type"] == "http.response.start":
+                cookie = (b"set-cookie", b"edge=from-one-team; Path=/")
+                message = {**message, "headers": [*message.get("headers", []), cookie]}
+            await send(message)
+
+        await super().__call__(scope, receive, with_cookie)
+
+
+def test_a_cookie_a_provider_sets_never_travels_with_a_later_request(config_gateway):
+    recorder = CookieSetter()
+    with serving(recorder) as provider_url:
+        gw = config_gateway(
+            """
+model_list:
+  - model_name: gpt-4o
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/KEY, api_base: os.environ/BASE}
+""",  # fmt: skip
+            # by name: a cookie jar keeps no cookie of a bare IP address
+            env={
+                "KEY": "sk-external-provider",
+                "BASE": provider_url.replace("127.0.0.1", "localhost") + "/v1",
+            },
+        )
+        for _ in range(3):  # the pool is shared: each later request would carry it
+            client(gw).chat.completions.create(model="gpt-4o", messages=HELLO)
+        assert len(recorder.seen) == 3
+        assert [h.get("cookie") for h in recorder.seen] == [None, None, None]
+
+
 # -- the registry reaches running gateways at once ----------------------------------------
 
 

@@ -16,14 +16,15 @@ fraction, measured in tests/perf/bench_gateway.py.
 """
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
+import orjson
 
+from api import json_output
 from api.gateway.config import Deployment, GatewayConfig, routing_order
 
 T = TypeVar("T")
@@ -206,7 +207,7 @@ class Upstream:
         try:
             response = await self.http.post(
                 base + path,
-                data=json.dumps(payload).encode(),
+                data=json_output.dumps(payload),
                 headers=request_headers,
                 timeout=self._timeouts[deployment.id, bool(body.get("stream"))],
             )
@@ -238,6 +239,9 @@ def upstream_session() -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, ttl_dns_cache=300),
         # The callers' own headers are never forwarded; nothing of ours is either.
         skip_auto_headers=("User-Agent",),
+        # A cookie a provider sets is never sent back: the pool is shared by every team,
+        # so one team's cookie would travel with another's requests.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 
@@ -270,7 +274,7 @@ async def read_json(response: UpstreamResponse) -> dict:
     """A whole (non-streamed) upstream answer as JSON; unreadable ones count as a 502, so
     they are retried like any other provider failure."""
     try:
-        data = json.loads(await response.aread())
+        data = orjson.loads(await response.aread())
     except TimeoutError as exc:
         raise UpstreamError("upstream timed out", kind="timeout") from exc
     except (ValueError, aiohttp.ClientError) as exc:
@@ -306,7 +310,7 @@ def sse_data(event: bytes) -> dict | None:
     if not data or data == b"[DONE]":
         return None
     try:
-        value = json.loads(data)
+        value = orjson.loads(data)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
