@@ -5,13 +5,14 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api.gateway import bounds, errors, translate, validation
 from api.gateway.openai_api import json_body
 from api.gateway.request_schemas import COUNT_TOKENS, MESSAGES, request_body
 from api.gateway.service import Admission, Gateway, Usage, as_int, estimate_tokens, tokens_in
 from api.gateway.upstream import aiter_sse_events, read_json
+from api.json_output import JSONBody
 
 router = APIRouter(prefix="/anthropic/v1", tags=["Anthropic"])
 # What a client checks before it starts (Claude Code: HEAD <base URL>/api/hello): the
@@ -192,4 +193,4 @@ async def count_tokens(request: Request) -> Response:
     except errors.GatewayError as error:
         return error.response(WIRE)
     gw.finish(admission, status=200, deployment=attempted.deployment, attempts=attempted.attempts)
-    return JSONResponse(data, headers=admission.rate_headers)
+    return JSONBody(data, headers=admission.rate_headers)

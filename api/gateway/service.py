@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api import json_input
 from api.cache import replay
@@ -29,6 +29,7 @@ from api.gateway.principals import AuthError, KeyAuthenticator, Principal, prese
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.registry import ModelRegistry
 from api.gateway.upstream import Upstream, UpstreamError, sse_data
+from api.json_output import JSONBody
 from api.keys import Scope
 
 log = logging.getLogger("aigw.gateway")
@@ -542,7 +543,7 @@ class Gateway:
         self.keep(admission, data, usage)
         if admission.on_answer is not None:
             await admission.on_answer(data)
-        return JSONResponse(data, headers=with_timing(admission))
+        return JSONBody(data, headers=with_timing(admission))
 
     async def serve_cached(self, admission: Admission, *, include_usage: bool = False) -> Response:
         """A cache hit, whole or as an event stream in the caller's dialect."""
@@ -557,7 +558,7 @@ class Gateway:
         if admission.on_answer is not None:
             await admission.on_answer(answer)
         if not admission.stream:
-            return JSONResponse(answer, headers=with_timing(admission))
+            return JSONBody(answer, headers=with_timing(admission))
         if admission.api == "responses":
             events = replay.responses_events(answer)
         elif admission.wire == "openai":
