@@ -28,8 +28,9 @@ from tests.helpers import create_user, operator_call, serving, sign_in
 
 ROLES = ["admin", "owner_north", "tadmin_n1", "dev_n1", "viewer_n1", "anonymous"]
 SIGNED_IN = ROLES[:-1]
-# The schemas whose tables make up the world (events are not written by /admin).
-WORLD_SCHEMAS = ("iam", "policy", "cache")
+# The schemas whose tables make up the world (events are not written by /admin);
+# conversations too: its stored responses reference keys, so truncating keys needs them.
+WORLD_SCHEMAS = ("iam", "policy", "cache", "conversations")
 SNAPSHOT_SCHEMA = "admin_api_snapshot"
 # Written by every signed-in request (a session's last use), never by /admin itself.
 SIGN_IN_BOOKKEEPING = ("iam.sessions", "iam.login_throttle")
