@@ -292,6 +292,39 @@ def test_output_rules_redact_and_block_whole_answers_in_each_dialect(gateway):
     assert event.output_tokens > 0 and event.model_served == "gpt-4o"
 
 
+def test_a_cached_answer_is_judged_by_the_output_rules_of_today(gateway):
+    gateway.operator("select api.set_cache_policy('t1', 'exact')")
+    prompt = [{"role": "user", "content": f"Write to {EMAIL} today"}]
+    wait_until(
+        lambda: (
+            oa(gateway)
+            .chat.completions.with_raw_response.create(model="gpt-4o", messages=prompt)
+            .headers["x-aigw-cache"]
+            == "hit-exact"
+        ),
+        "the answer is cached",
+    )
+    assert gateway.mock.requests == 1
+    set_rule(gateway, "pii-out", "output", "pii_redact", {"entities": ["email"]}, "redact")
+    hit = oa(gateway).chat.completions.with_raw_response.create(model="gpt-4o", messages=prompt)
+    assert hit.headers["x-aigw-cache"] == "hit-exact"
+    assert "Write to [REDACTED:email] today" in hit.parse().choices[0].message.content
+    streamed = oa(gateway).chat.completions.create(model="gpt-4o", messages=prompt, stream=True)
+    assert "[REDACTED:email]" in "".join(c.choices[0].delta.content or "" for c in streamed)
+    set_rule(gateway, "no-mock", "output", "regex", {"pattern": r"\[mock "}, "block")
+    with pytest.raises(openai.BadRequestError) as refused:
+        oa(gateway).chat.completions.create(model="gpt-4o", messages=prompt)
+    assert "rule no-mock" in refused.value.message
+    assert gateway.mock.requests == 1  # all of it from the cache
+
+
+def test_input_rules_apply_to_embeddings(gateway):
+    set_rule(gateway, "pii", "input", "pii_redact", {"entities": ["email"]}, "redact")
+    oa(gateway).embeddings.create(model="text-embedding-3-small", input=[f"to {EMAIL}", "b"])
+    assert json.loads(gateway.mock.last_body)["input"] == ["to [REDACTED:email]", "b"]
+    assert last_event(gateway, 1).guardrail_action == "redact"
+
+
 # -- output: streams --------------------------------------------------------------------
 
 
@@ -478,6 +511,10 @@ def test_a_pathological_pattern_is_linear_time_on_the_hot_path(gateway):
     )
     assert time.perf_counter() - started < 2.0
     assert last_event(gateway, 1).guardrail_action is None  # "…!" does not end in a's
+    oa(gateway).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "a" * 100_000}]
+    )
+    assert last_event(gateway, 2).guardrail_action == "flag"  # the rule was live
 
 
 def test_a_stored_rule_the_gateway_cannot_compile_refuses_rather_than_lets_through(gateway):
