@@ -86,6 +86,9 @@ class Guardrails:
             except DATABASE_AWAY as exc:  # the channel's return will bring a reload
                 log.warning("guardrails not reloaded: %s", type(exc).__name__)
                 return
+            except Exception:  # the rules in force stay in force; say so loudly
+                log.exception("guardrails not reloaded")
+                return
 
     async def stop(self) -> None:
         if self._reload is not None:
@@ -106,10 +109,14 @@ def blocked(rule: Rule, stage: str) -> GatewayError:
         )
     else:
         scope = "your team's" if rule.team_id else "a global"
+        then = (
+            "Remove what the rule matches and try again"
+            if stage == "input"
+            else "It was not sent to you; rephrase the request"
+        )
         message = (
             f"This {what} was blocked by guardrail rule {rule.name} ({scope} {rule.kind} "
-            f"rule, {rule.stage} stage). Remove what the rule matches and try again; an "
-            "admin can tell you what it covers."
+            f"rule, {rule.stage} stage). {then}; an admin can tell you what the rule covers."
         )
     return GatewayError(
         400, message, "invalid_request_error", "invalid_request_error", "guardrail_blocked"
