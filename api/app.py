@@ -38,6 +38,7 @@ from api.gateway.breaker import Breaker
 from api.gateway.budgets import BudgetLeases
 from api.gateway.config import GatewayConfig, load_config
 from api.gateway.fast_path import GatewayApp
+from api.gateway.guardrails import Guardrails
 from api.gateway.metrics import Metrics, MetricsSink, may_scrape
 from api.gateway.principals import KeyAuthenticator
 from api.gateway.rate_limit import RateLimiter
@@ -120,8 +121,11 @@ def create_app(
         )
         registry = ModelRegistry(app.state.pool)
         authenticator.on_models_changed(registry.changed)
+        guardrails = Guardrails(app.state.pool)
+        authenticator.on_guardrails_changed(guardrails.changed)
         await authenticator.start()
         registered = {row["name"] for row in await registry.load()}
+        await guardrails.load()
         if unregistered := registry_sync.missing(config, registered):
             log.warning(
                 "models of the config not in the registry, which nobody may call until an "
@@ -145,6 +149,7 @@ def create_app(
             registry=registry,
             budgets=budgets,
             cache=cache,
+            guardrails=guardrails,
         )
         # litellm takes seconds to import, the embedding model a moment to load: both now,
         # off the event loop, not on a request.
@@ -164,6 +169,7 @@ def create_app(
                 await consumer.stop()
             await authenticator.stop()
             await registry.stop()
+            await guardrails.stop()
             await http.aclose()
             await providers.close()
             if sso_http is not None:

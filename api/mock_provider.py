@@ -65,6 +65,7 @@ class MockState:
     requests: int = 0
     by_path: dict[str, int] = field(default_factory=dict)
     last_headers: dict[str, str] = field(default_factory=dict)
+    last_body: bytes = b""  # what the last request sent: what a provider would have seen
     # How it bills, like a provider: tokens per image and per document part, the hidden
     # tool-use prompt a provider adds when tools are offered, and a share of the prompt
     # read from its prompt cache. `fill_output` bills every output token the request
@@ -148,6 +149,7 @@ def create_mock_app(state: MockState | None = None) -> Starlette:
         state.last_headers = {
             k: v for k, v in request.headers.items() if k.startswith(("x-aigw-", "anthropic-"))
         }
+        state.last_body = await request.body()  # kept by the request for its handler too
         fault = state.faults.pop(0) if state.faults else None
         if spec := request.headers.get("x-mock-fault"):
             try:

@@ -6,7 +6,7 @@
 --          the team (its members, its admins, the area's owner, platform admins)
 --   write  a global row: platform admins; a team's row: the owner of the team's area
 -- Team admins and members only read: a rule that protects a team is not the team's to
--- switch off. The gateway does not enforce guardrails yet; these are the registry.
+-- switch off. The gateway enforces the guardrails (see below).
 
 set local role aigw_owner;
 
@@ -36,12 +36,21 @@ end
 $policies$;
 
 -- ---------------------------------------------------------------------------
--- Guardrails
+-- Guardrails: enforced by the gateway on every model call (api/guardrails/,
+-- api/gateway/guardrails.py), which loads them with api.gateway_guardrails and reloads
+-- them when api.set_guardrail or api.delete_guardrail notifies 'guardrails'.
 --
 --   kind              stages          actions               config
---   block_pattern     input, output   block, flag           {"pattern": "<regex>", "case_sensitive": false}
+--   regex             input, output   block, redact, flag   {"pattern": "<RE2>", "case_sensitive": false}
+--   block_pattern     input, output   block, flag           the same (the first kind, as it was)
+--   deny_list         input, output   block, redact, flag   {"terms": [...], "case_sensitive": false,
+--                                                            "whole_words": true}
+--   pii_redact        input, output   redact, block, flag   {"entities": ["email", "credit_card", ...]}
+--   secrets           input, output   block, redact, flag   {"types": ["aws_access_key", ...]} or {}
 --   max_input_tokens  input           block, flag           {"max_tokens": 8000}
---   pii_redact        input, output   redact, block, flag   {"entities": ["email", "phone", ...]}
+--
+-- The admin API checks a rule with the gateway's own code first (api/guardrails/rules.py);
+-- these checks say the same to psql, except that only RE2 itself compiles a pattern.
 -- ---------------------------------------------------------------------------
 
 -- Raises AIG06 naming the first thing wrong; a rule that passes can be enforced as written.
@@ -53,12 +62,18 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     -- the config keys each kind understands, and the actions that make sense for it
-    v_keys constant jsonb := '{"block_pattern": ["pattern", "case_sensitive"],
-                               "max_input_tokens": ["max_tokens"],
-                               "pii_redact": ["entities"]}';
-    v_actions constant jsonb := '{"block_pattern": ["block", "flag"],
-                                  "max_input_tokens": ["block", "flag"],
-                                  "pii_redact": ["redact", "block", "flag"]}';
+    v_keys constant jsonb := '{"regex": ["pattern", "case_sensitive"],
+                               "block_pattern": ["pattern", "case_sensitive"],
+                               "deny_list": ["terms", "case_sensitive", "whole_words"],
+                               "pii_redact": ["entities"],
+                               "secrets": ["types"],
+                               "max_input_tokens": ["max_tokens"]}';
+    v_actions constant jsonb := '{"regex": ["block", "redact", "flag"],
+                                  "block_pattern": ["block", "flag"],
+                                  "deny_list": ["block", "redact", "flag"],
+                                  "pii_redact": ["redact", "block", "flag"],
+                                  "secrets": ["block", "redact", "flag"],
+                                  "max_input_tokens": ["block", "flag"]}';
     v_unknown text[];
 begin
     if p_stage is null or p_stage not in ('input', 'output') then
@@ -66,7 +81,7 @@ begin
             hint = 'Stages: input (the request), output (the answer).';
     elsif p_kind is null or not (v_keys ? p_kind) then
         raise exception 'unknown guardrail kind "%"', p_kind using errcode = 'AIG06',
-            hint = 'Kinds: block_pattern, max_input_tokens, pii_redact.';
+            hint = 'Kinds: regex, block_pattern, deny_list, pii_redact, secrets, max_input_tokens.';
     elsif p_action is null or not ((v_actions -> p_kind) ? p_action) then
         raise exception 'action "%" does not apply to % rules', p_action, p_kind
             using errcode = 'AIG06', hint = format('Actions for %s: %s.', p_kind, v_actions -> p_kind);
@@ -85,31 +100,89 @@ begin
             using errcode = 'AIG06', hint = format('Keys for %s: %s.', p_kind, v_keys -> p_kind);
     end if;
     case p_kind
-        when 'block_pattern' then perform policy.check_pattern_config(p_config);
+        when 'regex', 'block_pattern' then perform policy.check_pattern_config(p_kind, p_config);
+        when 'deny_list' then perform policy.check_terms_config(p_config);
         when 'max_input_tokens' then perform policy.check_max_tokens_config(p_config);
+        when 'secrets' then perform policy.check_secrets_config(p_config);
         else perform policy.check_pii_config(p_config);
     end case;
 end
 $$;
 
-create or replace function policy.check_pattern_config(p_config jsonb) returns void
+drop function if exists policy.check_pattern_config(jsonb);  -- before it named the kind
+create or replace function policy.check_pattern_config(p_kind text, p_config jsonb) returns void
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    v_pattern text := p_config ->> 'pattern';
+    -- an escape or a character not escaped: what a construct must follow to be one
+    v_unescaped constant text := '(^|[^\\])(\\\\)*';
+    v_count text[];
+    v_neutral text;
 begin
     if jsonb_typeof(p_config -> 'pattern') is distinct from 'string'
-       or char_length(p_config ->> 'pattern') not between 1 and 1000 then
-        raise exception 'block_pattern needs "pattern": a regular expression of 1 to 1000 characters'
+       or char_length(v_pattern) not between 1 and 1000 then
+        raise exception '% needs "pattern": a regular expression of 1 to 1000 characters', p_kind
             using errcode = 'AIG06';
     elsif jsonb_typeof(p_config -> 'case_sensitive') not in ('boolean', 'null') then
         raise exception '"case_sensitive" must be true or false' using errcode = 'AIG06';
     end if;
-    -- Compiling it is the only complete check of a regular expression.
-    perform '' ~ (p_config ->> 'pattern');
+    -- The gateway matches with RE2, which refuses what needs backtracking to match.
+    if v_pattern ~ (v_unescaped || '\(\?<?[=!]') then
+        raise exception 'invalid regular expression: lookaround is not supported'
+            using errcode = 'AIG06', hint = 'RE2 syntax: no lookaround, no backreferences.';
+    elsif v_pattern ~ (v_unescaped || '\\([1-9]|k<)') then
+        raise exception 'invalid regular expression: backreferences are not supported'
+            using errcode = 'AIG06', hint = 'RE2 syntax: no lookaround, no backreferences.';
+    elsif v_pattern ~ (v_unescaped || '(\(\?>|[*+?]\+|\{[0-9]+(,[0-9]*)?\}\+)') then
+        raise exception 'invalid regular expression: atomic groups and possessive repetition are not supported'
+            using errcode = 'AIG06', hint = 'RE2 syntax: no lookaround, no backreferences.';
+    end if;
+    for v_count in select regexp_matches(v_pattern, '\{([0-9]+)(,([0-9]*))?\}', 'g') loop
+        if v_count[1]::numeric > 1000 or coalesce(nullif(v_count[3], ''), '0')::numeric > 1000 then
+            raise exception 'invalid regular expression: invalid repetition size: {%}',
+                concat_ws(',', v_count[1], v_count[3]) using errcode = 'AIG06',
+                hint = 'RE2 syntax: repetition counts up to 1000.';
+        end if;
+    end loop;
+    -- What is left is checked by compiling it as PostgreSQL's own syntax, with RE2's
+    -- extensions (named groups, flags anywhere, Unicode classes, \x{…}, \z, \Q…\E, counts
+    -- over 255) first replaced by equivalents that compile the same.
+    v_neutral := regexp_replace(v_pattern, '\\Q.*?(\\E|$)', 'x', 'g');
+    v_neutral := regexp_replace(v_neutral, '\(\?P?<[A-Za-z_][A-Za-z0-9_]*>', '(', 'g');
+    v_neutral := regexp_replace(v_neutral, '\(\?[imsU-]+\)', '', 'g');
+    v_neutral := regexp_replace(v_neutral, '\(\?[imsU-]+:', '(?:', 'g');
+    v_neutral := regexp_replace(v_neutral, '\\[pP](\{\^?[A-Za-z_]+\}|[A-Za-z])', 'x', 'g');
+    v_neutral := regexp_replace(v_neutral, '\\x\{[0-9A-Fa-f]+\}', 'x', 'g');
+    v_neutral := regexp_replace(v_neutral, '\\z', '\Z', 'g');
+    v_neutral := regexp_replace(v_neutral, '\{[0-9]+(,[0-9]*)?\}', '{1}', 'g');
+    perform '' ~ v_neutral;
 exception
     when invalid_regular_expression then
         raise exception 'invalid regular expression: %', sqlerrm using errcode = 'AIG06',
-            hint = 'PostgreSQL regular expression syntax (POSIX ARE).';
+            hint = 'RE2 syntax: no lookaround, no backreferences, repetition counts up to 1000.';
+end
+$$;
+
+create or replace function policy.check_terms_config(p_config jsonb) returns void
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if jsonb_typeof(p_config -> 'terms') is distinct from 'array'
+       or jsonb_array_length(p_config -> 'terms') not between 1 and 1000
+       or exists (select 1 from jsonb_array_elements(p_config -> 'terms') t
+                   where jsonb_typeof(t) <> 'string'
+                      or char_length(btrim(t #>> '{}')) = 0
+                      or char_length(t #>> '{}') > 200) then
+        raise exception 'deny_list needs "terms": 1 to 1000 non-blank strings of at most 200 characters'
+            using errcode = 'AIG06';
+    elsif jsonb_typeof(p_config -> 'case_sensitive') not in ('boolean', 'null')
+          or jsonb_typeof(p_config -> 'whole_words') not in ('boolean', 'null') then
+        raise exception '"case_sensitive" and "whole_words" must be true or false'
+            using errcode = 'AIG06';
+    end if;
 end
 $$;
 
@@ -130,6 +203,7 @@ begin
 end
 $$;
 
+-- The recognisers of api/guardrails/recognizers.py (PII and SECRETS), by name.
 create or replace function policy.check_pii_config(p_config jsonb) returns void
 language plpgsql immutable
 set search_path = pg_catalog, pg_temp
@@ -138,9 +212,31 @@ begin
     if jsonb_typeof(p_config -> 'entities') is distinct from 'array'
        or jsonb_array_length(p_config -> 'entities') = 0
        or not ((p_config -> 'entities')
-               <@ '["email", "phone", "credit_card", "iban", "ip_address"]'::jsonb) then
+               <@ '["email", "credit_card", "iban", "us_ssn", "uk_nino", "phone",
+                    "ip_address"]'::jsonb) then
         raise exception 'pii_redact needs "entities": a non-empty list of known PII kinds'
-            using errcode = 'AIG06', hint = 'Entities: email, phone, credit_card, iban, ip_address.';
+            using errcode = 'AIG06',
+            hint = 'Entities: email, credit_card, iban, us_ssn, uk_nino, phone, ip_address.';
+    end if;
+end
+$$;
+
+create or replace function policy.check_secrets_config(p_config jsonb) returns void
+language plpgsql immutable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if p_config ? 'types'
+       and (jsonb_typeof(p_config -> 'types') is distinct from 'array'
+            or jsonb_array_length(p_config -> 'types') = 0
+            or not ((p_config -> 'types')
+                    <@ '["aws_access_key", "aws_secret_key", "private_key", "github_token",
+                         "slack_token", "slack_webhook", "stripe_key", "openai_key",
+                         "anthropic_key", "aigw_key", "jwt"]'::jsonb)) then
+        raise exception 'secrets takes "types": a non-empty list of known secret kinds (or none: all)'
+            using errcode = 'AIG06',
+            hint = 'Types: aws_access_key, aws_secret_key, private_key, github_token, slack_token, '
+                   'slack_webhook, stripe_key, openai_key, anthropic_key, aigw_key, jwt.';
     end if;
 end
 $$;
@@ -169,6 +265,8 @@ begin
        set stage = excluded.stage, kind = excluded.kind, config = excluded.config,
            action = excluded.action, enabled = excluded.enabled, updated_at = now()
     returning g.id into v_id;
+    -- Every gateway reloads its rules at commit (principals are unchanged).
+    perform iam.principals_changed('guardrails');
     return v_id;
 exception
     when check_violation or not_null_violation then
@@ -183,11 +281,13 @@ exception
 end
 $$;
 comment on function api.set_guardrail(text, text, text, text, jsonb, text, boolean) is
-    'Create or replace a guardrail by team and name (team null: a global rule). Kinds: '
-    'block_pattern {"pattern"}, max_input_tokens {"max_tokens"} (input only), pii_redact '
-    '{"entities"}; actions block, redact (pii_redact), flag. Platform admins; area owners '
-    'for their teams. Example: select api.set_guardrail(null, ''no-secrets'', ''input'', '
-    '''block_pattern'', ''{"pattern": "BEGIN [A-Z ]*PRIVATE KEY"}'', ''block'');';
+    'Create or replace a guardrail by team and name (team null: a global rule); every '
+    'gateway enforces it at once. Kinds: regex {"pattern" (RE2), "case_sensitive"}, '
+    'block_pattern (the same, block or flag), deny_list {"terms", "case_sensitive", '
+    '"whole_words"}, pii_redact {"entities"}, secrets {"types"} (none: all), '
+    'max_input_tokens {"max_tokens"} (input only); actions block, redact, flag. Platform '
+    'admins; area owners for their teams. Example: select api.set_guardrail(null, '
+    '''no-secrets'', ''input'', ''secrets'', ''{}'', ''block'');';
 
 create function api.list_guardrails(p_team text default null)
 returns table (id uuid, team text, name text, stage text, kind text, config jsonb,
@@ -233,10 +333,36 @@ begin
         raise exception 'you may not delete guardrail %', p_id using errcode = 'AIG03',
             hint = 'Global rules are removed by platform admins, a team''s by the owner of its area.';
     end if;
+    perform iam.principals_changed('guardrails');
 end
 $$;
 comment on function api.delete_guardrail(uuid) is
     'Remove a guardrail (platform admins; area owners for their teams).';
+
+-- What the gateway enforces, before any principal is known: every enabled rule of every
+-- team, read once at start and again when a rule changes (no round trip per request).
+grant select on policy.guardrails to aigw_internal;
+create policy "internal functions read every guardrail" on policy.guardrails
+    for select to aigw_internal using (true);
+
+set local role aigw_internal;
+
+create function api.gateway_guardrails()
+returns table (id uuid, team_id uuid, name text, stage text, kind text, config jsonb,
+               action text)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select g.id, g.team_id, g.name, g.stage, g.kind, g.config, g.action
+      from policy.guardrails g
+     where g.enabled
+     -- global rules first, then each team's, each in a stable order
+     order by g.team_id nulls first, g.stage, g.name
+$$;
+comment on function api.gateway_guardrails() is
+    'The enabled guardrails of every team and the global ones, as the gateway enforces them.';
+
+set local role aigw_owner;
 
 -- ---------------------------------------------------------------------------
 -- MCP servers

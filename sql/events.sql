@@ -32,7 +32,8 @@ begin
         service_account_id, model_requested, model_served, deployment, path, stream,
         input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
         upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
-        client_disconnected, cache, saved_input_tokens, saved_output_tokens, saved_usd)
+        client_disconnected, cache, saved_input_tokens, saved_output_tokens, saved_usd,
+        guardrail_action, guardrail_verdicts)
     values (
         new.request_id, new.started_at, new.endpoint, new.wire, new.status, new.key_id,
         new.team_id, new.owner_user_id, new.service_account_id, new.model_requested,
@@ -47,7 +48,8 @@ begin
         coalesce(new.tool_calls, 0), coalesce(new.client_disconnected, false), new.cache,
         coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0),
         coalesce(policy.cost_usd(new.model_served, coalesce(new.saved_input_tokens, 0),
-                                 coalesce(new.saved_output_tokens, 0), 0), 0))
+                                 coalesce(new.saved_output_tokens, 0), 0), 0),
+        new.guardrail_action, new.guardrail_verdicts)
     on conflict (request_id) do nothing;
     return null;
 end
@@ -64,7 +66,8 @@ create view api.request_event_intake as
            service_account_id, model_requested, model_served, deployment, path, stream,
            input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
            upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
-           client_disconnected, cache, saved_input_tokens, saved_output_tokens
+           client_disconnected, cache, saved_input_tokens, saved_output_tokens,
+           guardrail_action, guardrail_verdicts
       from events.requests
      where false;
 comment on view api.request_event_intake is

@@ -1,6 +1,10 @@
 """/admin/guardrails: input/output safety rules, global or per team (the Guardrails page).
 
-The registry only: the gateway does not enforce these rules yet.
+Every gateway enforces these rules on every model call (api/gateway/guardrails.py) and
+reloads them as soon as one is set or removed. A rule is checked here with the gateway's
+own code (api/guardrails/rules.py: its patterns compiled with RE2) before it is written,
+so an invalid or oversized pattern is a 422 and nothing is written; api.set_guardrail
+then checks it again for psql callers, and decides who may write it.
 """
 
 import json
@@ -12,6 +16,8 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field, field_validator
 
 from api.admin.common import ERROR_RESPONSES, Body, Connection, Created, Slug
+from api.auth.errors import ApiProblem
+from api.guardrails import rules
 from api.request_bodies import AdminRoute
 
 router = APIRouter(
@@ -22,7 +28,7 @@ router = APIRouter(
 )
 
 Stage = Literal["input", "output"]
-Kind = Literal["block_pattern", "max_input_tokens", "pii_redact"]
+Kind = Literal["regex", "block_pattern", "deny_list", "pii_redact", "secrets", "max_input_tokens"]
 Action = Literal["block", "redact", "flag"]
 
 
@@ -52,9 +58,13 @@ class GuardrailChange(Body):
     stage: Stage
     kind: Kind
     config: dict[str, Any] = Field(
-        description='block_pattern: {"pattern": "<regex>", "case_sensitive": false}; '
-        'max_input_tokens: {"max_tokens": 8000}; pii_redact: {"entities": ["email", "phone", '
-        '"credit_card", "iban", "ip_address"]}'
+        description='regex and block_pattern: {"pattern": "<RE2 regex>", "case_sensitive": '
+        'false}; deny_list: {"terms": ["…"], "case_sensitive": false, "whole_words": true}; '
+        'pii_redact: {"entities": ["email", "credit_card", "iban", "us_ssn", "uk_nino", '
+        '"phone", "ip_address"]}; secrets: {"types": ["aws_access_key", "aws_secret_key", '
+        '"private_key", "github_token", "slack_token", "slack_webhook", "stripe_key", '
+        '"openai_key", "anthropic_key", "aigw_key", "jwt"]} or {} for all; '
+        'max_input_tokens: {"max_tokens": 8000} (input only)'
     )
     action: Action
     enabled: bool = True
@@ -71,6 +81,11 @@ async def list_guardrails(conn: Connection, team: str | None = None) -> list[Gua
     summary="Create or replace a guardrail by team and name (platform admins; area owners)",
 )
 async def set_guardrail(body: GuardrailChange, conn: Connection) -> Created:
+    try:
+        # What the gateway would compile, compiled now: RE2 is the judge of a pattern.
+        rules.check(body.stage, body.kind, body.config, body.action)
+    except rules.InvalidRule as exc:
+        raise ApiProblem(422, str(exc), "invalid_guardrail") from None
     rule_id = await conn.fetchval(
         "select api.set_guardrail($1, $2, $3, $4, $5::jsonb, $6, $7)",
         body.team,

@@ -69,6 +69,10 @@ class RequestEvent:
     cache: str | None = None
     saved_input_tokens: int = 0
     saved_output_tokens: int = 0
+    # What the guardrails decided: the strongest action taken (block | redact | flag),
+    # and every rule that matched as a JSON array (api/guardrails/rules.py Rule.verdict).
+    guardrail_action: str | None = None
+    guardrail_verdicts: str | None = None
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:

@@ -63,6 +63,9 @@ async def admit_message(request: Request, gw: Gateway, admission: Admission) -> 
     gw.read_session(admission, body)
     validation.anthropic_messages(body.get("messages"), body.get("system"))
     gw.resolve_model(admission, body.get("model"))
+    # Counting tokens sends the text to the provider too: the same input rules apply.
+    if gw.guard_input(admission, body, ("system", "messages"), tokens_in(admission.body_chars)):
+        gw.rebound(admission, body)
     return body
 
 

@@ -82,6 +82,8 @@ async def chat_completions(request: Request) -> Response:
         admission.stream = bool(body.get("stream"))
         if not isinstance(body.get("stream_options") or {}, dict):
             raise errors.bad_request("'stream_options' must be an object.")
+        if gw.guard_input(admission, body, ("messages",), tokens_in(admission.body_chars)):
+            gw.rebound(admission, body)
         await gw.admit(
             admission,
             # from the body's length: the prompt is most of it, and nothing is re-encoded
@@ -196,6 +198,8 @@ async def embeddings(request: Request) -> Response:
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")
         gw.resolve_model(admission, body.get("model"))
+        if gw.guard_input(admission, body, ("input",), tokens_in(admission.body_chars)):
+            gw.rebound(admission, body)
         await gw.admit(
             admission,
             input_estimate=tokens_in(admission.body_chars),

@@ -8,7 +8,9 @@ at commit; each worker LISTENs and drops its cache, so a revoked key stops worki
 every worker within milliseconds. If the listening connection is lost, entries are
 looked up again after one second instead, until it is back. A change to the model
 registry comes on the same channel (payload 'models'): it changes principals (the models
-each may call) and what `on_models_changed` callbacks keep of the registry.
+each may call) and what `on_models_changed` callbacks keep of the registry. A change to
+the guardrails (payload 'guardrails') changes no principal: only `on_guardrails_changed`
+callbacks hear of it.
 
 If the database itself is away, that lookup fails. Nobody can revoke a key while it is
 away either, so a principal cached before it went is still served, for at most
@@ -37,6 +39,7 @@ log = logging.getLogger("aigw.gateway.principals")
 
 CHANNEL = "aigw_principals"
 MODELS_CHANGED = "models"  # the payload of a change to the model registry
+GUARDRAILS_CHANGED = "guardrails"  # ... of a change to the guardrails
 TTL_LISTENING_S = 300.0  # a safety net; invalidation normally comes by NOTIFY
 TTL_NOT_LISTENING_S = 1.0
 STALE_S = 300.0  # the default of AIGW_AUTH_STALE_S
@@ -138,11 +141,17 @@ class KeyAuthenticator:
         self._listening = False
         self._watch_task: asyncio.Task | None = None
         self._model_watchers: list[Callable[[], None]] = []
+        self._guardrail_watchers: list[Callable[[], None]] = []
 
     def on_models_changed(self, callback: Callable[[], None]) -> None:
         """Call `callback` (in the event loop) when the model registry changes, and when
         the channel comes back after a loss (a change may have been missed)."""
         self._model_watchers.append(callback)
+
+    def on_guardrails_changed(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when a guardrail is set or removed, and when the channel comes
+        back after a loss."""
+        self._guardrail_watchers.append(callback)
 
     async def start(self) -> None:
         self._watch_task = asyncio.create_task(self._watch())
@@ -167,6 +176,7 @@ class KeyAuthenticator:
                 await self._listener.add_listener(CHANNEL, self._notified)
                 # anything may have changed while we were not listening
                 self._notified(None, None, CHANNEL, MODELS_CHANGED)
+                self._notified(None, None, CHANNEL, GUARDRAILS_CHANGED)
                 self._listening, self._lost_at = True, None
                 while not self._listener.is_closed():
                     await asyncio.sleep(1)
@@ -183,6 +193,10 @@ class KeyAuthenticator:
         self._listening = False
 
     def _notified(self, connection, pid, channel: str, payload: str) -> None:
+        if payload == GUARDRAILS_CHANGED:
+            for callback in self._guardrail_watchers:
+                callback()
+            return
         self.invalidate()
         if payload == MODELS_CHANGED:
             for callback in self._model_watchers:

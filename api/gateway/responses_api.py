@@ -152,6 +152,18 @@ async def create_response(request: Request) -> Response:
         upstream_body["input"], upstream_body["store"] = items, False
         raw = orjson.dumps(items) if history else admission.body
         history_chars = len(raw) if history and raw else 0
+        # The whole conversation is judged: a rule added since a turn was stored applies
+        # to it too. What is redacted is stored redacted.
+        if gw.guard_input(
+            admission,
+            upstream_body,
+            ("instructions", "input"),
+            tokens_in(admission.body_chars + history_chars),
+        ):
+            if history:
+                raw = orjson.dumps(items)
+            elif admission.body is not None:
+                raw = admission.body = orjson.dumps(upstream_body)
         await gw.admit(
             admission,
             input_estimate=tokens_in(admission.body_chars + history_chars),

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -25,10 +26,22 @@ from api.gateway.budgets import BudgetLeases, Hold
 from api.gateway.clients import client_name
 from api.gateway.config import GatewayConfig
 from api.gateway.event_stream import EventStream
+from api.gateway.guardrails import (
+    Guardrails,
+    StreamGuard,
+    answer_slots,
+    event_fields,
+    judge_slots,
+    stream_guard,
+    text_slots,
+)
+from api.gateway.guardrails import blocked as guardrail_blocked
 from api.gateway.principals import AuthError, KeyAuthenticator, Principal, presented_key
 from api.gateway.rate_limit import RateLimiter
 from api.gateway.registry import ModelRegistry
 from api.gateway.upstream import Upstream, UpstreamError, sse_data
+from api.guardrails.rules import StageRules
+from api.guardrails.stream import Blocked
 from api.json_output import JSONBody
 from api.keys import Scope
 
@@ -148,6 +161,10 @@ class Admission:
     # Awaited with the whole answer once it is complete, before the client has all of it
     # (the Responses API stores it, so that the client may continue from it at once).
     on_answer: Callable[[dict], Awaitable[None]] | None = None
+    # What the guardrails decided (Rule.verdict of each rule that matched), and the
+    # team's output rules, which the answer is judged by (None: it has none).
+    verdicts: list[dict] = field(default_factory=list)
+    output_rules: StageRules | None = None
 
 
 class Gateway:
@@ -163,6 +180,7 @@ class Gateway:
         registry: ModelRegistry,
         budgets: BudgetLeases,
         cache: ResponseCache | None = None,
+        guardrails: Guardrails | None = None,
     ):
         self.pool = pool
         self.config = config
@@ -173,6 +191,7 @@ class Gateway:
         self.registry = registry
         self.budgets = budgets
         self.cache = cache
+        self.guardrails = guardrails
         self._background: set[asyncio.Task] = set()
 
     # -- admission ---------------------------------------------------------------------
@@ -254,6 +273,49 @@ class Gateway:
             raise errors.model_not_allowed(model)
         admission.model = model
         return model
+
+    def guard_input(
+        self, admission: Admission, body: dict, fields: tuple[str, ...], input_tokens: int
+    ) -> bool:
+        """Judge the request's texts (the `fields` of `body`: messages, system, input, …)
+        by the team's input rules, before anything is counted, cached or sent: a blocked
+        request costs nothing. Redactions are written into `body`; returns True when
+        there were any. Raises GatewayError (400, guardrail_blocked) naming the rule."""
+        if self.guardrails is None:
+            return False
+        rules = self.guardrails.for_team(admission.principal.team_id)
+        admission.output_rules = rules.output if rules.output.rules else None
+        if not rules.input.rules:
+            return False
+        judgement = judge_slots(rules.input, text_slots(body, fields), input_tokens)
+        if judgement.verdicts:
+            admission.verdicts.extend(judgement.verdicts)
+        if judgement.blocked is not None:
+            raise guardrail_blocked(judgement.blocked, "input")
+        return judgement.texts is not None
+
+    @staticmethod
+    def rebound(admission: Admission, body: dict) -> None:
+        """A redacted body is what a budget's bound is computed from: a redaction may be
+        longer than what it replaced."""
+        if admission.body is not None:
+            admission.body = orjson.dumps(body)
+
+    def guard_answer(self, admission: Admission, answer: dict) -> errors.GatewayError | None:
+        """Judge a whole answer by the team's output rules, redacting it in place; the
+        caller's error when a rule blocks it."""
+        if admission.output_rules is None:
+            return None
+        dialect = "responses" if admission.api == "responses" else admission.wire
+        slots = answer_slots(answer, dialect)
+        if not slots:
+            return None
+        judgement = judge_slots(admission.output_rules, slots)
+        if judgement.verdicts:
+            admission.verdicts.extend(judgement.verdicts)
+        if judgement.blocked is not None:
+            return guardrail_blocked(judgement.blocked, "output")
+        return None
 
     async def admit(
         self,
@@ -345,6 +407,8 @@ class Gateway:
             client_disconnected=disconnected,
             cache=admission.cache_status,
         )
+        if admission.verdicts:
+            event.guardrail_action, event.guardrail_verdicts = event_fields(admission.verdicts)
         if admission.principal:
             p = admission.principal
             event.key_id, event.team_id = p.key_id, p.team_id
@@ -410,42 +474,91 @@ class Gateway:
         usage, produced_chars, completed = Usage(), 0, False
         first_byte_ms = None
         collector = self._collector(admission)
+        # Output rules read the text as it streams (api/gateway/guardrails.py): they may
+        # hold some back, rewrite it, or end the stream with an error event.
+        guard = self._stream_guard(admission)
+        blocked = False
         try:
             async for event in events:
                 data = sse_data(event)
                 if data is not None:
                     chars, done, forward = read(data, usage)
-                    if collector is not None:
-                        collector = feed(collector, data)
                     produced_chars += chars
+                    sent = None  # the events the guard sends instead (None: this one)
+                    if guard is not None and forward is not False:
+                        try:
+                            sent = guard.event(data)
+                        except Blocked as exc:
+                            blocked = True
+                            yield guard.error(exc.rule)
+                            break
+                    if collector is not None:
+                        for item in (data,) if sent is None else sent:
+                            if collector is not None:
+                                collector = feed(collector, item)
                     completed = completed or done
                     answered = done and admission.on_answer is not None and collector is not None
                     if answered and (answer := collector.result()) is not None:
                         await admission.on_answer(answer)  # before the client has it all
-                    if not forward:
+                    if sent is not None:
+                        if not sent:
+                            continue
+                        event = b"".join(guard.encode(item) for item in sent)
+                    elif not forward:
                         continue
-                    if forward is not True:
+                    elif forward is not True:
                         event = forward
                 elif b"[DONE]" in event:
+                    if guard is not None:  # what the guard still holds goes before the end
+                        try:
+                            held = guard.close()
+                        except Blocked as exc:
+                            blocked = True
+                            yield guard.error(exc.rule)
+                            break
+                        for item in held:
+                            collector = feed(collector, item) if collector is not None else None
+                        if held:
+                            yield b"".join(guard.encode(item) for item in held)
                     completed = True
                 if first_byte_ms is None:
                     first_byte_ms = (time.perf_counter() - upstream_started) * 1000
                 yield event
+            else:
+                if guard is not None:  # a stream that ended without its closing events
+                    try:
+                        held = guard.close()
+                    except Blocked as exc:
+                        blocked = True
+                        yield guard.error(exc.rule)
+                    else:
+                        if held:
+                            yield b"".join(guard.encode(item) for item in held)
         except UpstreamError:
             pass  # headers are sent: the stream ends here; what was produced is charged
         finally:
+            if guard is not None and guard.scanner.verdicts:
+                admission.verdicts.extend(guard.scanner.verdicts.values())
             await self.end_stream(
                 admission,
                 upstream,
                 attempted,
                 usage,
                 produced_chars=produced_chars,
-                completed=completed,
+                completed=completed and not blocked,
                 first_byte_ms=first_byte_ms,
+                blocked=blocked,
             )
-            if completed and collector is not None and (answer := collector.result()):
+            kept = completed and not blocked and collector is not None
+            if kept and (answer := collector.result()):
                 answer["model"] = admission.model
                 self.keep(admission, answer, usage)
+
+    def _stream_guard(self, admission: Admission) -> StreamGuard | None:
+        if admission.output_rules is None:
+            return None
+        dialect = "responses" if admission.api == "responses" else admission.wire
+        return stream_guard(admission.output_rules, dialect)
 
     def keep(self, admission: Admission, answer: dict, usage: Usage) -> None:
         """A complete answer: into the cache, when it is kept there."""
@@ -473,6 +586,7 @@ class Gateway:
         produced_chars: int = 0,
         completed: bool = False,
         first_byte_ms: float | None = None,
+        blocked: bool = False,
     ) -> None:
         """Close the provider's stream and settle what was produced. The provider's count
         is final only once its stream completed (Anthropic's message_start already says
@@ -492,7 +606,9 @@ class Gateway:
             deployment=attempted.deployment,
             attempts=attempted.attempts,
             upstream_ms=first_byte_ms,
-            disconnected=not completed,
+            # a stream an output rule ended was not left by its client
+            disconnected=not completed and not blocked,
+            error_type="guardrail_blocked" if blocked else None,
         )
 
     async def call_upstream(self, admission: Admission, attempt, wire: str):
@@ -532,6 +648,19 @@ class Gateway:
                 attempts=attempted.attempts,
             )
             return error.response(wire)
+        if (refused := self.guard_answer(admission, data)) is not None:
+            # The provider answered (and is paid); the caller gets the refusal, and
+            # nothing is cached or stored.
+            self.finish(
+                admission,
+                status=refused.status,
+                usage=usage,
+                error_type=refused.code,
+                deployment=attempted.deployment,
+                attempts=attempted.attempts,
+                upstream_ms=(time.perf_counter() - upstream_started) * 1000,
+            )
+            return refused.response(wire)
         self.finish(
             admission,
             status=200,
@@ -554,6 +683,12 @@ class Gateway:
         )
         answer["id"] = prefix + admission.request_id.removeprefix("req_")
         answer["model"] = admission.model
+        # Cached under other rules, perhaps: judged by today's before it is replayed.
+        if admission.output_rules is not None:
+            answer = json.loads(json.dumps(answer))  # the cached entry stays as it was
+            if (refused := self.guard_answer(admission, answer)) is not None:
+                self.finish(admission, status=refused.status, error_type=refused.code)
+                return refused.response(admission.wire)
         self.finish(admission, status=200)
         if admission.on_answer is not None:
             await admission.on_answer(answer)
