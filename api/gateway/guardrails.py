@@ -15,14 +15,14 @@ images and files are not read. An answer's text is read the same way: message co
 text blocks, output_text parts.
 """
 
-import asyncio
+import abc
 import json
 import logging
 
 import asyncpg
 
 from api.gateway.errors import GatewayError
-from api.gateway.principals import DATABASE_AWAY
+from api.gateway.reloading import Reloading
 from api.guardrails.rules import EMPTY, Rule, RuleSet, StageRules, compile_rule, strongest
 from api.guardrails.stream import Blocked, StreamScanner
 
@@ -34,13 +34,14 @@ TEXT_KEYS = ("content", "text", "output")
 NO_RULES = RuleSet()
 
 
-class Guardrails:
+class Guardrails(Reloading):
+    what = "guardrails"
+    log = log
+
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
         self.global_rules: RuleSet = NO_RULES
         self.by_team: dict[str, RuleSet] = {}
-        self._reload: asyncio.Task | None = None
-        self._again = False
 
     def for_team(self, team_id: str) -> RuleSet:
         return self.by_team.get(team_id, self.global_rules)
@@ -69,31 +70,6 @@ class Guardrails:
                 teams.setdefault(rule.team_id, []).append(rule)
         self.global_rules = RuleSet.of(shared)
         self.by_team = {team: RuleSet.of([*shared, *own]) for team, own in teams.items()}
-
-    def changed(self) -> None:
-        """Reload in the background; a change during a reload makes one more after it."""
-        if self._reload is not None and not self._reload.done():
-            self._again = True
-            return
-        self._reload = asyncio.create_task(self._reloading())
-
-    async def _reloading(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            try:
-                await self.load()
-            except DATABASE_AWAY as exc:  # the channel's return will bring a reload
-                log.warning("guardrails not reloaded: %s", type(exc).__name__)
-                return
-            except Exception:  # the rules in force stay in force; say so loudly
-                log.exception("guardrails not reloaded")
-                return
-
-    async def stop(self) -> None:
-        if self._reload is not None:
-            self._reload.cancel()
-            await asyncio.gather(self._reload, return_exceptions=True)
 
 
 # -- the verdict as the caller and the event log see it ---------------------------------
@@ -205,7 +181,7 @@ def sse(data: dict, named: bool) -> bytes:
     )
 
 
-class StreamGuard:
+class StreamGuard(abc.ABC):
     """A stream's output rules: `event(data)` takes each event of the provider's stream
     and returns None (send it as it came) or the events to send instead (none, it, or
     held text first); `close()` the events that send what is still held; Blocked is
@@ -216,8 +192,8 @@ class StreamGuard:
     def __init__(self, stage: StageRules):
         self.scanner = StreamScanner(stage)
 
-    def event(self, data: dict) -> list[dict] | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def event(self, data: dict) -> list[dict] | None: ...
 
     def close(self) -> list[dict]:
         return []
@@ -225,8 +201,8 @@ class StreamGuard:
     def encode(self, data: dict) -> bytes:
         return sse(data, self.named)
 
-    def error(self, rule: Rule) -> bytes:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def error(self, rule: Rule) -> bytes: ...
 
 
 class ChatStreamGuard(StreamGuard):

@@ -8,24 +8,24 @@ the channel came back after a loss: a model registered while the gateway runs is
 with its limits at once, without a restart.
 """
 
-import asyncio
 import logging
 
 import asyncpg
 
 from api.gateway.prices import ModelPrices, model_prices
-from api.gateway.principals import DATABASE_AWAY
+from api.gateway.reloading import Reloading
 
 log = logging.getLogger("aigw.gateway.registry")
 
 
-class ModelRegistry:
+class ModelRegistry(Reloading):
+    what = "model registry"
+    log = log
+
     def __init__(self, pool: asyncpg.Pool):
         self.pool = pool
         self.max_output_tokens: dict[str, int] = {}
         self.prices: dict[str, ModelPrices] = {}
-        self._reload: asyncio.Task | None = None
-        self._again = False
 
     async def load(self) -> list[asyncpg.Record]:
         """Read the registry now; its rows (api.gateway_models)."""
@@ -34,25 +34,3 @@ class ModelRegistry:
         self.max_output_tokens = {r["name"]: r["max_output_tokens"] for r in rows}
         self.prices = {r["name"]: model_prices(r) for r in rows}
         return rows
-
-    def changed(self) -> None:
-        """Reload in the background; a change during a reload makes one more after it."""
-        if self._reload is not None and not self._reload.done():
-            self._again = True
-            return
-        self._reload = asyncio.create_task(self._reloading())
-
-    async def _reloading(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            try:
-                await self.load()
-            except DATABASE_AWAY as exc:  # the channel's return will bring a reload
-                log.warning("model registry not reloaded: %s", type(exc).__name__)
-                return
-
-    async def stop(self) -> None:
-        if self._reload is not None:
-            self._reload.cancel()
-            await asyncio.gather(self._reload, return_exceptions=True)
