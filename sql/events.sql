@@ -33,7 +33,8 @@ begin
         input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
         upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
         client_disconnected, cache, saved_input_tokens, saved_output_tokens, saved_usd,
-        guardrail_action, guardrail_verdicts)
+        guardrail_action, guardrail_verdicts, message_count, last_turn_tool_result,
+        tools_offered, tags)
     values (
         new.request_id, new.started_at, new.endpoint, new.wire, new.status, new.key_id,
         new.team_id, new.owner_user_id, new.service_account_id, new.model_requested,
@@ -49,7 +50,8 @@ begin
         coalesce(new.saved_input_tokens, 0), coalesce(new.saved_output_tokens, 0),
         coalesce(policy.cost_usd(new.model_served, coalesce(new.saved_input_tokens, 0),
                                  coalesce(new.saved_output_tokens, 0), 0), 0),
-        new.guardrail_action, new.guardrail_verdicts)
+        new.guardrail_action, new.guardrail_verdicts, new.message_count,
+        new.last_turn_tool_result, new.tools_offered, new.tags)
     on conflict (request_id) do nothing;
     return null;
 end
@@ -67,7 +69,8 @@ create view api.request_event_intake as
            input_tokens, output_tokens, cached_input_tokens, cost_usd, latency_ms,
            upstream_latency_ms, upstream_attempts, error_type, session_id, client, tool_calls,
            client_disconnected, cache, saved_input_tokens, saved_output_tokens,
-           guardrail_action, guardrail_verdicts
+           guardrail_action, guardrail_verdicts, message_count, last_turn_tool_result,
+           tools_offered, tags
       from events.requests
      where false;
 comment on view api.request_event_intake is
@@ -187,3 +190,52 @@ comment on view api.event_queue_intake is
 create trigger enqueue_request_event instead of insert on api.event_queue_intake
     for each row execute function api.enqueue_request_event();
 grant insert on api.event_queue_intake to aigw_service;
+
+-- Claude Code's HTTP hook events (revision 0019): what classification needs and nothing
+-- more. The gateway authenticates the hook's key and records the event through
+-- api.record_hook_event; readers see a team's hook events as they see its requests, and
+-- a developer their own.
+
+set local role aigw_owner;
+
+grant select, insert on events.hooks to aigw_internal;
+create policy "internal functions record hook events" on events.hooks
+    for insert to aigw_internal with check (true);
+create policy "internal functions see which sessions are whose" on events.hooks
+    for select to aigw_internal using (true);
+create policy "hook events are visible to their user and to whoever sees the team"
+    on events.hooks for select to aigw_owner
+    using (user_id = (select iam.active_user_id())
+           or team_id = any ((select iam.readable_team_ids())::uuid[]));
+
+set local role aigw_internal;
+
+create function api.record_hook_event(
+    p_key_id uuid, p_user_id uuid, p_service_account_id uuid, p_team_id uuid,
+    p_session_id text, p_hook_event_name text, p_tool_name text, p_permission_mode text
+) returns void
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    -- A session is its first principal's: a hook that names another user's (or another
+    -- service account's) session is refused rather than mixed into their history.
+    if exists (select 1 from events.hooks h
+                where h.session_id = p_session_id
+                  and (h.user_id is distinct from p_user_id
+                       or h.service_account_id is distinct from p_service_account_id)) then
+        raise exception 'session % belongs to someone else', left(p_session_id, 128)
+            using errcode = '42501',
+                  hint = 'Each Claude Code session reports with the key of the person running it.';
+    end if;
+    insert into events.hooks (key_id, user_id, service_account_id, team_id, session_id,
+                              hook_event_name, tool_name, permission_mode)
+    values (p_key_id, p_user_id, p_service_account_id, p_team_id, p_session_id,
+            p_hook_event_name, p_tool_name, p_permission_mode);
+end
+$$;
+comment on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text) is
+    'Record one Claude Code hook event (no prompt, tool input or output, or path: only the '
+    'event, session, tool name and permission mode). Refuses another principal''s session.';
+grant execute on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text)
+    to aigw_owner;

@@ -73,6 +73,13 @@ class RequestEvent:
     # and every rule that matched as a JSON array (api/guardrails/rules.py Rule.verdict).
     guardrail_action: str | None = None
     guardrail_verdicts: str | None = None
+    # What session classification and per-PR cost need (api/gateway/signals.py): messages
+    # in the request, whether its last turn is a tool result, tools offered, and the
+    # request's tags as a JSON object of strings.
+    message_count: int | None = None
+    last_turn_tool_result: bool | None = None
+    tools_offered: int | None = None
+    tags: str | None = None
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
