@@ -23,6 +23,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 
 from api.gateway.accounting import RequestEvent
 
@@ -156,7 +157,9 @@ class PostgresQueueTransport(_CopyTransport):
 
 
 def as_json(event: dict) -> str:
-    return json.dumps(event, separators=(",", ":"))
+    # orjson: a fifth of the stdlib's cost per event on the hot path's writer, and a NaN
+    # becomes null (jsonb refuses NaN) instead of an unrecordable batch
+    return orjson.dumps(event).decode()
 
 
 def to_message(event: dict):
