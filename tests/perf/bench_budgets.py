@@ -10,8 +10,9 @@ every request a different prompt, so a cache never answers) and (b) the added la
 of sequential calls (median over rounds of through-target minus direct-to-mock):
 - nginx: a reverse proxy to the mock (one worker, upstream keep-alive), the physical
   floor of a proxy on one core;
-- a Python pass-through (uvicorn + aiohttp forwarding bytes, nothing else: the server
-  and client aigw runs on), the floor of a Python proxy on this stack;
+- a bare Python pass-through (an ASGI app on uvicorn forwarding bytes with aiohttp,
+  nothing else: the server and client aigw runs on), the floor of a Python proxy on this
+  stack;
 - aigw, a team without a budget (key authentication, a team RPM limit, events, metrics);
 - aigw, a team with a monthly budget: what budget leases (api/gateway/budgets.py) cost;
 - aigw, a team with that budget and the exact cache on (every request a miss): what the
@@ -132,7 +133,7 @@ def nginx(mock_port: int, tmp: Path):
 def passthrough(mock: str):
     port = free_port()
     cmd = [*pin(0), sys.executable, "-m", "tests.perf.bench_gateway", "passthrough"]
-    cmd += ["--port", str(port), "--upstream", mock, "--client", "aiohttp"]
+    cmd += ["--port", str(port), "--upstream", mock, "--client", "bare"]
     with process(cmd, dict(os.environ), f"http://127.0.0.1:{port}/health", "pass-through"):
         yield f"http://127.0.0.1:{port}"
 
@@ -223,7 +224,7 @@ def main() -> None:
                 with nginx(mock_port, tmp) as base:
                     measure("nginx", base, {}, mock, results)
                 with passthrough(mock) as base:
-                    measure("Python pass-through (uvicorn + aiohttp)", base, {}, mock, results)
+                    measure("bare pass-through (uvicorn + aiohttp)", base, {}, mock, results)
                 with aigw(aigw_env) as base:
                     for name, team in (("aigw, no budget", "free"),
                                        ("aigw, budget", "budgeted"),
@@ -272,14 +273,14 @@ def report(results: dict, scaling: dict) -> None:
     console.print(table)
     floor = results["nginx"]["rps"]
     free = results["aigw, no budget"]["rps"]
-    python_floor = results["Python pass-through (uvicorn + aiohttp)"]["rps"]
+    python_floor = results["bare pass-through (uvicorn + aiohttp)"]["rps"]
     budgeted = results["aigw, budget"]["rps"]
     cached = results["aigw, budget + exact cache"]["rps"]
     console.print(
         f"The budget costs {1 - budgeted / free:.1%} of the no-budget throughput (target "
         f"≤ 15 %); the exact cache's lookup and store (every request a miss) a further "
         f"{1 - cached / budgeted:.1%}; the no-budget path serves {free / floor:.1%} of "
-        f"nginx's requests/s (target ≥ 15 %), and {free / python_floor:.1%} of the Python "
+        f"nginx's requests/s (target ≥ 15 %), and {free / python_floor:.1%} of the bare "
         f"pass-through's, which itself serves {python_floor / floor:.1%} of nginx's. Leases "
         f"open at the end of the budgeted run: {results['aigw, budget']['leases']}."
     )
