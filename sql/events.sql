@@ -212,7 +212,8 @@ set local role aigw_internal;
 
 create function api.record_hook_event(
     p_key_id uuid, p_user_id uuid, p_service_account_id uuid, p_team_id uuid,
-    p_session_id text, p_hook_event_name text, p_tool_name text, p_permission_mode text
+    p_session_id text, p_hook_event_name text, p_tool_name text, p_permission_mode text,
+    p_received_at timestamptz default null
 ) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -228,14 +229,18 @@ begin
             using errcode = '42501',
                   hint = 'Each Claude Code session reports with the key of the person running it.';
     end if;
-    insert into events.hooks (key_id, user_id, service_account_id, team_id, session_id,
-                              hook_event_name, tool_name, permission_mode)
-    values (p_key_id, p_user_id, p_service_account_id, p_team_id, p_session_id,
-            p_hook_event_name, p_tool_name, p_permission_mode);
+    -- The gateway records hooks in batches, after an outage perhaps: the time is when the
+    -- hook arrived, never later than now.
+    insert into events.hooks (received_at, key_id, user_id, service_account_id, team_id,
+                              session_id, hook_event_name, tool_name, permission_mode)
+    values (least(coalesce(p_received_at, now()), now()), p_key_id, p_user_id,
+            p_service_account_id, p_team_id, p_session_id, p_hook_event_name, p_tool_name,
+            p_permission_mode);
 end
 $$;
-comment on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text) is
+comment on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text,
+                                          timestamptz) is
     'Record one Claude Code hook event (no prompt, tool input or output, or path: only the '
     'event, session, tool name and permission mode). Refuses another principal''s session.';
-grant execute on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text)
-    to aigw_owner;
+grant execute on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text,
+                                                timestamptz) to aigw_owner;
