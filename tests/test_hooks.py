@@ -16,19 +16,9 @@ from api.app import create_app
 from api.gateway.config import load_config
 from api.hooks.settings import EVENTS
 from tests.faults import proxied_postgres
-from tests.helpers import AIGW, create_user, operator_call, serving
+from tests.helpers import AIGW, operator_call, personal_key, serving
 
 HOOK_PATH = "/hooks/claude-code"
-
-
-def personal_key(db, email: str, team: str = "t1") -> tuple[str, str]:
-    """(user id, key) of a developer of `team` with a key of their own."""
-    user_id = create_user(db.admin, email, roles=(("developer", None),), teams=(team,))
-    with psycopg.connect(db.app) as conn, conn.transaction():
-        principal = json.dumps({"user_id": user_id})
-        conn.execute("select set_config('app.principal', %s, true)", (principal,))
-        key = conn.execute("select key from api.issue_key(%s, 'laptop')", (team,)).fetchone()[0]
-    return user_id, key
 
 
 def hook(url: str, key: str | None, body, **kw) -> httpx.Response:
@@ -274,6 +264,11 @@ def test_aigw_hooks_print_gives_the_settings_block_for_every_event():
         (matcher,) = matchers
         assert matcher.get("matcher") == ("*" if "Tool" in name else None)
         (entry,) = matcher["hooks"]
+        if name == "SessionStart":  # Claude Code runs only command hooks for it
+            assert entry["type"] == "command"
+            assert "https://aigw.example.com/hooks/claude-code" in entry["command"]
+            assert '"Authorization: Bearer $AIGW_API_KEY"' in entry["command"]
+            continue
         assert entry["type"] == "http"
         assert entry["url"] == "https://aigw.example.com/hooks/claude-code"
         assert entry["headers"] == {"Authorization": "Bearer $AIGW_API_KEY"}

@@ -6,7 +6,15 @@ Claude Code's HTTP hooks (`"type": "http"`) POST each event's JSON to `url`; a h
 value's `$VAR` is replaced by that environment variable only when `allowedEnvVars`
 lists it (otherwise by nothing), so the key stays in the developer's environment, not in
 a settings file. `matcher` matters only for the tool events (`*`: every tool).
+
+SessionStart is the exception: Claude Code runs only `command` hooks for it (an HTTP hook
+there is skipped without a word: anthropics/claude-code#30170). Its hook is a `curl` that
+POSTs the event's JSON (on its stdin) to the same endpoint with the same header, silent
+(what a SessionStart hook prints goes into the model's context) and never failing the
+session.
 """
+
+import shlex
 
 PATH = "/hooks/claude-code"
 # The events session classification reads.
@@ -28,9 +36,23 @@ def settings_block(url: str) -> dict:
         "allowedEnvVars": [KEY_VARIABLE],
         "timeout": HOOK_TIMEOUT_S,
     }
+    posted = {name: hook for name in EVENTS}
+    posted["SessionStart"] = {
+        "type": "command",
+        "command": (
+            f"curl -sS -o /dev/null -m {HOOK_TIMEOUT_S} -X POST"
+            f' -H "Authorization: Bearer ${KEY_VARIABLE}" -H "Content-Type: application/json"'
+            f" --data-binary @- {shlex.quote(hook['url'])} >/dev/null 2>&1 || true"
+        ),
+        "timeout": HOOK_TIMEOUT_S,
+    }
     return {
         "hooks": {
-            name: [{"matcher": "*", "hooks": [hook]} if name in TOOL_EVENTS else {"hooks": [hook]}]
+            name: [
+                {"matcher": "*", "hooks": [posted[name]]}
+                if name in TOOL_EVENTS
+                else {"hooks": [posted[name]]}
+            ]
             for name in EVENTS
         }
     }
