@@ -5,16 +5,20 @@
 -- trigger, owned by aigw_internal, prices each event from the pricing table and inserts
 -- it unless its request id is already recorded — a batch sent again after a lost
 -- acknowledgement changes nothing.
+--
+-- events.requests is partitioned by month of started_at (revision 0021): its key is
+-- (request_id, started_at), and an event sent again carries the same started_at, so the
+-- intake's ON CONFLICT on both skips it as the key on request_id alone did.
 
 set local role aigw_owner;
 
 grant usage on schema events to aigw_internal;
 -- (ON CONFLICT needs to read the conflicting key)
-grant insert, select (request_id) on events.requests to aigw_internal;
+grant insert, select (request_id, started_at) on events.requests to aigw_internal;
 
 create policy "internal functions record events" on events.requests
     for insert to aigw_internal with check (true);
--- ON CONFLICT checks the new row against select policies too (and reads only request_id)
+-- ON CONFLICT checks the new row against select policies too (and reads only the key)
 create policy "internal functions see which requests are recorded" on events.requests
     for select to aigw_internal using (true);
 create policy "events are visible to whoever sees the team" on events.requests
@@ -52,7 +56,7 @@ begin
                                  coalesce(new.saved_output_tokens, 0), 0), 0),
         new.guardrail_action, new.guardrail_verdicts, new.message_count,
         new.last_turn_tool_result, new.tools_offered, new.tags)
-    on conflict (request_id) do nothing;
+    on conflict (request_id, started_at) do nothing;
     return null;
 end
 $$;
@@ -94,6 +98,72 @@ as $$
 $$;
 comment on function api.list_request_events(text, timestamptz, integer) is
     'The newest request events since p_since, of the teams the caller may see.';
+
+-- The monthly partitions of events.requests (revision 0021), created ahead of need by
+-- api.create_event_partitions: the gateway calls it at start and daily
+-- (jobs/event_partitions.py), operators may (`select api.create_event_partitions(3)`).
+-- An event no partition covers lands in events.requests_default, so none is refused; a
+-- month created after some of its events landed there takes them over (moved in the
+-- same transaction), since a partition cannot be attached over rows the default holds.
+
+-- The partition job reads and moves what the default partition holds; nobody else reads
+-- it directly (through events.requests, the table's own policies apply).
+create policy "the partition job moves events out of the default partition"
+    on events.requests_default for select to aigw_owner using (true);
+create policy "the partition job deletes what it moved out of the default partition"
+    on events.requests_default for delete to aigw_owner using (true);
+
+create function api.create_event_partitions(p_months_ahead integer default 2)
+returns integer
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_month timestamptz;
+    v_end timestamptz;
+    v_name text;
+    v_created integer := 0;
+begin
+    if p_months_ahead is null or p_months_ahead not between 0 and 24 then
+        raise exception 'months ahead must be between 0 and 24, not %', p_months_ahead
+            using errcode = 'AIG06';
+    end if;
+    -- Gateways start together: one creates, the others find the partitions there.
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aigw.event_partitions'));
+    for i in 0 .. p_months_ahead loop
+        v_month := pg_catalog.date_trunc('month', now(), 'UTC') + i * interval '1 month';
+        v_end := v_month + interval '1 month';
+        v_name := 'requests_' || pg_catalog.to_char(v_month at time zone 'UTC', '"y"YYYY"m"MM');
+        continue when pg_catalog.to_regclass('events.' || pg_catalog.quote_ident(v_name))
+                      is not null;
+        if exists (select 1 from events.requests_default d
+                    where d.started_at >= v_month and d.started_at < v_end) then
+            execute pg_catalog.format(
+                'create table events.%I (like events.requests including defaults '
+                'including constraints)', v_name);
+            execute pg_catalog.format(
+                'with moved as (delete from events.requests_default d where d.started_at >= %L '
+                'and d.started_at < %L returning d.*) insert into events.%I select * from moved',
+                v_month, v_end, v_name);
+            execute pg_catalog.format(
+                'alter table events.requests attach partition events.%I '
+                'for values from (%L) to (%L)', v_name, v_month, v_end);
+        else
+            execute pg_catalog.format(
+                'create table events.%I partition of events.requests for values from (%L) to (%L)',
+                v_name, v_month, v_end);
+        end if;
+        execute pg_catalog.format('alter table events.%I enable row level security', v_name);
+        execute pg_catalog.format('alter table events.%I force row level security', v_name);
+        v_created := v_created + 1;
+    end loop;
+    return v_created;
+end
+$$;
+comment on function api.create_event_partitions(integer) is
+    'Create the monthly partitions of events.requests for this month and the next '
+    'p_months_ahead (default 2) that do not exist yet; returns how many it created. '
+    'Idempotent.';
 
 -- The local event queue (events.queue, revision 0010): the writer COPYs events as JSON
 -- into api.event_queue_intake; the event consumer claims the oldest with
