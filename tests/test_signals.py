@@ -194,6 +194,9 @@ def test_parse_tags_bounds():
     with pytest.raises(Exception, match="more than 20"):
         signals.parse_tags(twenty, {"tags": {"one": "more"}})
     assert signals.parse_tags(None, {"tags": {"n": 12}}) == '{"n":"12"}'
+    # Header bytes are read as Latin-1: UTF-8 is read back as the client meant it.
+    assert signals.header_text("owner=José".encode().decode("latin-1")) == "owner=José"
+    assert signals.header_text("x=\xff") == "x=\xff"
 
 
 @pytest.fixture

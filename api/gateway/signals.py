@@ -81,6 +81,18 @@ def _add_list(tags: dict, text: str, where: str) -> None:
             _add_pair(tags, item, where)
 
 
+def header_text(value: str | None) -> str | None:
+    """A header as the client wrote it: Starlette reads header bytes as Latin-1, and a
+    client sending `owner=José` sent UTF-8. Bytes that are not UTF-8 stay as read (their
+    C1 controls are then refused as control characters)."""
+    if value is None or value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def parse_tags(header: str | None, metadata) -> str | None:
     """The request's tags as the event records them (a JSON object of strings), or None
     without any. Raises GatewayError (400, invalid_tags) when a bound is broken."""
@@ -160,7 +172,7 @@ COUNTERS["responses"] = ("input", responses)
 def read(admission, body: dict, header: str | None, dialect: str | None) -> None:
     """Set the admission's signals from the parsed body (`dialect`: openai, anthropic or
     responses; None for an endpoint without messages, whose requests carry tags only)."""
-    admission.tags = parse_tags(header, body.get("metadata"))
+    admission.tags = parse_tags(header_text(header), body.get("metadata"))
     without_tags(body)
     if dialect is None:
         return
