@@ -101,7 +101,8 @@ comment on function api.list_request_events(text, timestamptz, integer) is
 
 -- The monthly partitions of events.requests (revision 0021), created ahead of need by
 -- api.create_event_partitions: the gateway calls it at start and daily
--- (jobs/event_partitions.py), operators may (`select api.create_event_partitions(3)`).
+-- (jobs/event_partitions.py), operators may (`select api.create_event_partitions(3)`;
+-- before a backfill: `select api.create_event_partitions(2, '2026-01-01')`).
 -- An event no partition covers lands in events.requests_default, so none is refused; a
 -- month created after some of its events landed there takes them over (moved in the
 -- same transaction), since a partition cannot be attached over rows the default holds.
@@ -113,8 +114,9 @@ create policy "the partition job moves events out of the default partition"
 create policy "the partition job deletes what it moved out of the default partition"
     on events.requests_default for delete to aigw_owner using (true);
 
-create function api.create_event_partitions(p_months_ahead integer default 2)
-returns integer
+create function api.create_event_partitions(
+    p_months_ahead integer default 2, p_from timestamptz default null
+) returns integer
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
 as $$
@@ -123,15 +125,27 @@ declare
     v_end timestamptz;
     v_name text;
     v_created integer := 0;
+    v_first timestamptz := pg_catalog.date_trunc('month', least(coalesce(p_from, now()), now()),
+                                                 'UTC');
+    v_months integer;
 begin
     if p_months_ahead is null or p_months_ahead not between 0 and 24 then
         raise exception 'months ahead must be between 0 and 24, not %', p_months_ahead
             using errcode = 'AIG06';
     end if;
+    -- From p_from's month (a backfill of old events), else this month's.
+    v_months := (pg_catalog.date_part('year', now() at time zone 'UTC')
+                 - pg_catalog.date_part('year', v_first at time zone 'UTC')) * 12
+                + pg_catalog.date_part('month', now() at time zone 'UTC')
+                - pg_catalog.date_part('month', v_first at time zone 'UTC') + p_months_ahead;
+    if v_months > 240 then
+        raise exception 'at most 240 monthly partitions at once, not % (from %)', v_months, p_from
+            using errcode = 'AIG06';
+    end if;
     -- Gateways start together: one creates, the others find the partitions there.
     perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aigw.event_partitions'));
-    for i in 0 .. p_months_ahead loop
-        v_month := pg_catalog.date_trunc('month', now(), 'UTC') + i * interval '1 month';
+    for i in 0 .. v_months loop
+        v_month := v_first + i * interval '1 month';
         v_end := v_month + interval '1 month';
         v_name := 'requests_' || pg_catalog.to_char(v_month at time zone 'UTC', '"y"YYYY"m"MM');
         continue when pg_catalog.to_regclass('events.' || pg_catalog.quote_ident(v_name))
@@ -160,10 +174,12 @@ begin
     return v_created;
 end
 $$;
-comment on function api.create_event_partitions(integer) is
-    'Create the monthly partitions of events.requests for this month and the next '
-    'p_months_ahead (default 2) that do not exist yet; returns how many it created. '
-    'Idempotent.';
+comment on function api.create_event_partitions(integer, timestamptz) is
+    'Create the monthly partitions of events.requests that do not exist yet, from the month '
+    'of p_from (default: this month; earlier for a backfill) to p_months_ahead (default 2) '
+    'months ahead; returns how many it created. Idempotent. Create them before loading old '
+    'events: the default partition is meant to stay nearly empty (each new partition '
+    'checks it).';
 
 -- The local event queue (events.queue, revision 0010): the writer COPYs events as JSON
 -- into api.event_queue_intake; the event consumer claims the oldest with

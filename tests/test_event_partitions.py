@@ -110,6 +110,19 @@ async def test_creating_partitions_is_idempotent_and_takes_over_what_the_default
         assert placement(db) == {partition_name(6): 1}
         with pytest.raises(asyncpg.PostgresError, match="between 0 and 24"):
             await create_partitions(conn, 100)
+        # Old events (a backfill) wait in the default partition until their months exist.
+        old = [event(started_at=at(-3)), event(started_at=at(-5))]
+        await record(db, old)
+        assert placement(db)["events.requests_default"] == 2
+        since = datetime.fromtimestamp(at(-5), UTC)
+        assert await conn.fetchval("select api.create_event_partitions(0, $1)", since) == 5
+        placed = placement(db)
+        assert "events.requests_default" not in placed
+        assert placed[partition_name(-3)] == placed[partition_name(-5)] == 1
+        with pytest.raises(asyncpg.PostgresError, match="at most 240"):
+            await conn.fetchval(
+                "select api.create_event_partitions(0, $1)", datetime(1990, 1, 1, tzinfo=UTC)
+            )
     finally:
         await conn.close()
 

@@ -45,7 +45,7 @@ create index requests_session_idx on events.requests (session_id, started_at)
 DEPENDENTS = """
 drop view if exists api.request_event_intake;
 drop function if exists api.list_request_events(text, timestamptz, integer);
-drop function if exists api.create_event_partitions(integer);
+drop function if exists api.create_event_partitions(integer, timestamptz);
 """
 
 UPGRADE = """
