@@ -1,0 +1,7 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='merge',
+    unique_key='daily_cost_by_team_id',
+) }}
+
+{{ cost_rollup(['team_id', 'area_id']) }}

@@ -1,0 +1,7 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='merge',
+    unique_key='daily_cost_by_user_id',
+) }}
+
+{{ cost_rollup(['team_id', 'user_id', 'service_account_id']) }}
