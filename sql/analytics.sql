@@ -93,3 +93,426 @@ create policy "users change their own leaderboard choice" on league.leaderboard_
 -- opting out takes effect at once rather than at the next rebuild of the marts.
 create policy "anyone sees who chose to appear on a leaderboard" on league.leaderboard_opt_ins
     for select to aigw_owner using (on_team_board or on_company_board);
+
+set local role aigw_owner;
+
+create function api.set_leaderboard_opt_in(p_team_board boolean, p_company_board boolean)
+returns table (on_team_board boolean, on_company_board boolean, updated_at timestamptz)
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_me uuid := iam.active_user_id();
+begin
+    if v_me is null then
+        raise exception 'only a signed-in user chooses their leaderboards' using errcode = 'AIG01',
+            hint = 'Sign in as the user whose choice this is.';
+    end if;
+    if p_team_board is null or p_company_board is null then
+        raise exception 'say yes or no to both boards' using errcode = 'AIG06';
+    end if;
+    return query
+        insert into league.leaderboard_opt_ins as o
+               (user_id, on_team_board, on_company_board, updated_at)
+        values (v_me, p_team_board, p_company_board, now())
+        on conflict (user_id) do update
+           set on_team_board = excluded.on_team_board,
+               on_company_board = excluded.on_company_board,
+               updated_at = excluded.updated_at
+        returning o.on_team_board, o.on_company_board, o.updated_at;
+end
+$$;
+comment on function api.set_leaderboard_opt_in(boolean, boolean) is
+    'Appear (true) or not on your teams'' leaderboards and the company-wide one. Both are '
+    'off until you turn them on; turning one off hides you from it at once.';
+
+create function api.leaderboard_opt_in()
+returns table (on_team_board boolean, on_company_board boolean, updated_at timestamptz)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(o.on_team_board, false), coalesce(o.on_company_board, false), o.updated_at
+      from (select iam.active_user_id() as me) as v
+      left join league.leaderboard_opt_ins o on o.user_id = v.me
+     where v.me is not null
+$$;
+comment on function api.leaderboard_opt_in() is
+    'Your leaderboard choice (both boards off unless you turned them on).';
+
+-- ---------------------------------------------------------------------------
+-- Readers of the marts. Each sees what the caller may see of the rows the mart was built
+-- from: a platform admin everything, an area owner and a team admin the teams they manage
+-- (iam.managed_team_ids()), anyone else their own rows (user_id = iam.active_user_id()).
+-- Aggregates over a team (cache, model insights, team scores, laggards) are for the
+-- team's managers only: a member could otherwise subtract themselves from a total.
+-- Until the first `aigw analytics run` the marts do not exist: the readers say so.
+-- ---------------------------------------------------------------------------
+
+create function api.analytics_daily_cost(p_from date default null, p_to date default null)
+returns table (
+    usage_day date, team_id uuid, area_id uuid, key_id uuid, user_id uuid,
+    service_account_id uuid, model_served text, deployment text, tags jsonb,
+    request_count bigint, error_count bigint, cache_hit_count bigint, input_tokens bigint,
+    cached_input_tokens bigint, output_tokens bigint, cost_usd numeric,
+    list_cost_usd numeric, saved_usd numeric)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_me uuid := iam.active_user_id();
+begin
+    perform iam.require_authenticated();
+    return query
+        select c.usage_day, c.team_id, c.area_id, c.key_id, c.user_id, c.service_account_id,
+               c.model_served, c.deployment, c.tags, c.request_count, c.error_count,
+               c.cache_hit_count, c.input_tokens, c.cached_input_tokens, c.output_tokens,
+               c.cost_usd, c.list_cost_usd, c.saved_usd
+          from analytics.daily_cost c
+         where c.usage_day >= coalesce(p_from, current_date - 30)
+           and c.usage_day <= coalesce(p_to, current_date)
+           and (v_all or c.team_id = any (v_teams) or (v_me is not null and c.user_id = v_me))
+         order by c.usage_day, c.team_id, c.cost_usd desc;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_daily_cost(date, date) is
+    'Daily cost rows (UTC days p_from..p_to, default the last 30) the caller may see: '
+    'per team, key, principal, model, deployment and tag set. '
+    'Example: select * from api.analytics_daily_cost(current_date - 7);';
+
+create function api.analytics_cost_by(
+    p_dimension text, p_from date default null, p_to date default null
+) returns table (
+    usage_day date, team_id uuid, dimension_value text, request_count bigint,
+    input_tokens bigint, output_tokens bigint, cost_usd numeric, saved_usd numeric)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_areas uuid[] := iam.owned_area_ids();
+    v_me uuid := iam.active_user_id();
+    v_from date := coalesce(p_from, current_date - 30);
+    v_to date := coalesce(p_to, current_date);
+begin
+    perform iam.require_authenticated();
+    if p_dimension = 'team' then
+        return query select c.usage_day, c.team_id, c.team_id::text, c.request_count,
+                            c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost_by_team c
+         where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
+         order by 1, 2;
+    elsif p_dimension = 'area' then
+        return query select c.usage_day, null::uuid, c.area_id::text, c.request_count,
+                            c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost_by_area c
+         where c.usage_day between v_from and v_to
+           and (v_all or c.area_id = any (v_areas))
+         order by 1, 3;
+    elsif p_dimension = 'model' then
+        return query select c.usage_day, c.team_id, c.model_served, c.request_count,
+                            c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost_by_model c
+         where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
+         order by 1, 2, 3;
+    elsif p_dimension = 'key' then
+        return query select c.usage_day, c.team_id, c.key_id::text, c.request_count,
+                            c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost_by_key c
+         where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
+         order by 1, 2, 3;
+    elsif p_dimension = 'user' then
+        return query select c.usage_day, c.team_id,
+                            coalesce(c.user_id, c.service_account_id)::text, c.request_count,
+                            c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost_by_user c
+         where c.usage_day between v_from and v_to
+           and (v_all or c.team_id = any (v_teams) or (v_me is not null and c.user_id = v_me))
+         order by 1, 2, 3;
+    elsif p_dimension = 'tag' then
+        return query select c.usage_day, c.team_id, c.tag_key || '=' || c.tag_value,
+                            c.request_count, c.input_tokens, c.output_tokens, c.cost_usd,
+                            c.saved_usd
+          from analytics.daily_cost_by_tag c
+         where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
+         order by 1, 2, 3;
+    else
+        raise exception 'unknown cost dimension "%"', left(p_dimension, 40) using errcode = 'AIG06',
+            hint = 'One of: team, area, model, key, user, tag.';
+    end if;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_cost_by(text, date, date) is
+    'Daily cost by team, area, model, key, user or tag (key=value; a request with several '
+    'tags counts under each) for the teams the caller manages (areas: area owners; users: '
+    'also your own rows). Example: select * from api.analytics_cost_by(''model'');';
+
+create function api.analytics_cache_savings(p_from date default null, p_to date default null)
+returns table (
+    usage_day date, team_id uuid, exact_hit_count bigint, semantic_hit_count bigint,
+    miss_count bigint, bypass_count bigint, hit_rate double precision, saved_usd numeric,
+    cost_usd numeric, savings_share numeric)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+begin
+    perform iam.require_authenticated();
+    return query
+        select c.usage_day, c.team_id, c.exact_hit_count, c.semantic_hit_count, c.miss_count,
+               c.bypass_count, c.hit_rate, c.saved_usd, c.cost_usd, c.savings_share
+          from analytics.daily_cache_savings c
+         where c.usage_day >= coalesce(p_from, current_date - 30)
+           and c.usage_day <= coalesce(p_to, current_date)
+           and (v_all or c.team_id = any (v_teams))
+         order by 1, 2;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_cache_savings(date, date) is
+    'What the response cache saved per team and UTC day, for the teams the caller manages.';
+
+create function api.analytics_model_insights(p_from date default null, p_to date default null)
+returns table (
+    usage_day date, team_id uuid, model_served text, deployment text, request_count bigint,
+    error_count bigint, error_rate double precision, rate_limited_count bigint,
+    upstream_error_count bigint, retried_count bigint, latency_ms_p50 double precision,
+    latency_ms_p95 double precision, upstream_latency_ms_p95 double precision,
+    most_common_error_type text)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+begin
+    perform iam.require_authenticated();
+    return query
+        select c.usage_day, c.team_id, c.model_served, c.deployment, c.request_count,
+               c.error_count, c.error_rate, c.rate_limited_count, c.upstream_error_count,
+               c.retried_count, c.latency_ms_p50, c.latency_ms_p95, c.upstream_latency_ms_p95,
+               c.most_common_error_type
+          from analytics.daily_model_insights c
+         where c.usage_day >= coalesce(p_from, current_date - 30)
+           and c.usage_day <= coalesce(p_to, current_date)
+           and (v_all or c.team_id = any (v_teams))
+         order by 1, 2, 3, 4;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_model_insights(date, date) is
+    'Errors and latency per UTC day, team, model and deployment, for the teams the caller '
+    'manages.';
+
+create function api.analytics_sessions(
+    p_since timestamptz default null, p_limit integer default 1000
+) returns table (
+    session_key text, session_id text, team_id uuid, user_id uuid, service_account_id uuid,
+    started_at timestamptz, ended_at timestamptz, request_count bigint,
+    human_prompt_count bigint, tool_call_count bigint, tool_result_share double precision,
+    calls_per_prompt double precision, median_gap_seconds double precision,
+    permission_mode text, session_class text, cost_usd numeric)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_me uuid := iam.active_user_id();
+begin
+    perform iam.require_authenticated();
+    return query
+        select s.session_key, s.session_id, s.team_id, s.user_id, s.service_account_id,
+               s.started_at, s.ended_at, s.request_count, s.human_prompt_count,
+               s.tool_call_count, s.tool_result_share, s.calls_per_prompt,
+               s.median_gap_seconds, s.permission_mode, s.session_class, s.cost_usd
+          from analytics.sessions s
+         where s.started_at >= coalesce(p_since, now() - interval '7 days')
+           and (v_all or s.team_id = any (v_teams) or (v_me is not null and s.user_id = v_me))
+         order by s.started_at desc
+         limit least(greatest(coalesce(p_limit, 1000), 1), 10000);
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_sessions(timestamptz, integer) is
+    'Sessions since p_since (default a week), classified interactive, agentic or '
+    'autonomous: the caller''s own, and all of the teams they manage.';
+
+create function api.analytics_weekly_transformation(
+    p_level text default 'developer', p_weeks integer default 8
+) returns table (
+    week_start date, team_id uuid, user_id uuid, session_count bigint,
+    interactive_session_count bigint, agentic_session_count bigint,
+    autonomous_session_count bigint, agentic_share double precision, agentic_score integer)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_me uuid := iam.active_user_id();
+    v_since date := (now() at time zone 'UTC')::date
+                    - 7 * least(greatest(coalesce(p_weeks, 8), 1), 520);
+begin
+    perform iam.require_authenticated();
+    if p_level = 'developer' then
+        return query
+            select d.week_start, d.team_id, d.user_id, d.session_count,
+                   d.interactive_session_count, d.agentic_session_count,
+                   d.autonomous_session_count, d.agentic_share, d.agentic_score
+              from analytics.weekly_transformation_by_developer d
+             where d.week_start >= v_since
+               and (v_all or d.team_id = any (v_teams) or (v_me is not null and d.user_id = v_me))
+             order by 1, 2, d.agentic_score desc;
+    elsif p_level = 'team' then
+        return query
+            select t.week_start, t.team_id, null::uuid, t.session_count,
+                   t.interactive_session_count, t.agentic_session_count,
+                   t.autonomous_session_count, t.agentic_share, t.agentic_score
+              from analytics.weekly_transformation_by_team t
+             where t.week_start >= v_since and (v_all or t.team_id = any (v_teams))
+             order by 1, 2;
+    else
+        raise exception 'unknown level "%"', left(p_level, 40) using errcode = 'AIG06',
+            hint = 'One of: developer, team.';
+    end if;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_weekly_transformation(text, integer) is
+    'Weekly sessions by class and the agentic score (0-100), per developer (yours, and the '
+    'developers of the teams you manage) or per team (teams you manage), last p_weeks weeks.';
+
+create function api.leaderboard(
+    p_board text default 'company', p_team text default null, p_week date default null
+) returns table (
+    week_start date, rank bigint, display_name text, agentic_score integer,
+    session_count bigint, is_me boolean)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_me uuid := iam.active_user_id();
+    v_team uuid;
+    v_week date;
+begin
+    perform iam.require_authenticated();
+    if p_board = 'team' then
+        select t.id into v_team from iam.teams t where t.name = p_team;
+        if v_team is null or not (iam.is_platform_admin()
+                                  or v_team = any (iam.readable_team_ids())) then
+            raise exception 'team "%" not found', left(coalesce(p_team, ''), 63)
+                using errcode = 'AIG04', hint = 'Name one of your teams.';
+        end if;
+    elsif p_board is distinct from 'company' then
+        raise exception 'unknown board "%"', left(coalesce(p_board, ''), 40)
+            using errcode = 'AIG06', hint = 'One of: company, team.';
+    end if;
+    select coalesce(p_week, max(l.week_start)) into v_week
+      from analytics.leaderboard l
+     where l.board = p_board and l.team_id is not distinct from v_team;
+    -- Ranked again among those still opted in: someone who opted out since the last
+    -- build is gone from the board at once, and leaves no gap in the ranks.
+    return query
+        select l.week_start,
+               rank() over (order by l.agentic_score desc),
+               l.display_name, l.agentic_score, l.session_count,
+               coalesce(l.user_id = v_me, false)
+          from analytics.leaderboard l
+          join league.leaderboard_opt_ins o
+            on o.user_id = l.user_id
+           and ((p_board = 'team' and o.on_team_board)
+                or (p_board = 'company' and o.on_company_board))
+         where l.board = p_board and l.team_id is not distinct from v_team
+           and l.week_start = v_week
+         order by 2, 3;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.leaderboard(text, text, date) is
+    'A week''s agentic-score leaderboard (default the latest): company-wide, or of one of '
+    'your teams. Only people who opted in (api.set_leaderboard_opt_in) appear.';
+
+create function api.analytics_achievements()
+returns table (user_id uuid, team_id uuid, achievement text, earned_at timestamptz,
+               is_me boolean)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_me uuid := iam.active_user_id();
+begin
+    perform iam.require_authenticated();
+    return query
+        select a.user_id, a.team_id, a.achievement, a.earned_at,
+               coalesce(a.user_id = v_me, false)
+          from analytics.achievements a
+         where v_all or a.team_id = any (v_teams) or (v_me is not null and a.user_id = v_me)
+         order by a.earned_at;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_achievements() is
+    'Achievements earned (once each, with the time): yours, and those earned in the teams '
+    'you manage.';
+
+create function api.analytics_laggards()
+returns table (team_id uuid, session_count bigint, agentic_share double precision,
+               org_agentic_share double precision, share_of_org double precision,
+               is_laggard boolean)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+begin
+    perform iam.require_authenticated();
+    return query
+        select l.team_id, l.session_count, l.agentic_share, l.org_agentic_share,
+               l.share_of_org, l.is_laggard
+          from analytics.team_agentic_laggards l
+         where v_all or l.team_id = any (v_teams)
+         order by l.share_of_org nulls last, l.team_id;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_laggards() is
+    'Teams you manage with their agentic share over the last four weeks beside the '
+    'organisation''s; is_laggard when far below it.';
