@@ -25,8 +25,9 @@ from api.migrations import ROOT
 
 PROJECT_DIR = ROOT / "dbt"
 BUILD_LOCK = 0x61696764  # "aigd"
-# What the classify endpoint rebuilds: the sessions and everything scored from them.
-CLASSIFICATION_SELECTOR = "int_sessions_classified+"
+# What the classify endpoint rebuilds: the sessions, everything scored from them, and
+# whatever those read (dbt's @ selector).
+CLASSIFICATION_SELECTOR = "@int_sessions_classified"
 
 
 class AnalyticsError(RuntimeError):
@@ -81,8 +82,10 @@ class BuildResult:
 
 
 def default_work_dir() -> Path:
-    """Where dbt writes its target/ and logs/: never into the source tree."""
-    return platformdirs.user_cache_path("aigw") / "dbt"
+    """Where dbt writes its target/ and logs/ (AIGW_ANALYTICS_DIR, else the user cache
+    directory): never into the source tree, which may be read-only."""
+    configured = os.environ.get("AIGW_ANALYTICS_DIR")
+    return Path(configured) if configured else platformdirs.user_cache_path("aigw") / "dbt"
 
 
 def dbt_environment(database_url: str, password: str | None = None) -> dict[str, str]:
@@ -142,6 +145,7 @@ def build(
     password: str | None = None,
     wait: bool = True,
     on_line: Callable[[str], None] | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
     timeout_s: float = 3600,
 ) -> BuildResult:
     """Run `dbt build` (optionally `--select`ed) as aigw_dbt; returns what each node did.
@@ -191,6 +195,8 @@ def build(
             env=env,
             cwd=str(work),
         )
+        if on_start:
+            on_start(process)
         timer = threading.Timer(timeout_s, process.kill)
         timer.start()
         try:

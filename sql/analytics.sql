@@ -516,3 +516,48 @@ $$;
 comment on function api.analytics_laggards() is
     'Teams you manage with their agentic share over the last four weeks beside the '
     'organisation''s; is_laggard when far below it.';
+
+create function api.authorize_classification() returns void
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins run the classification' using errcode = 'AIG03',
+            hint = 'It rebuilds the sessions of every team; the marts refresh on their own '
+                   'every few minutes.';
+    end if;
+end
+$$;
+comment on function api.authorize_classification() is
+    'Refuses (AIG03) anyone but a platform admin: what POST /admin/transformation/classify '
+    'checks before it rebuilds the session marts of the whole organisation.';
+
+create function api.analytics_session_classes(p_since timestamptz default null)
+returns table (session_class text, session_count bigint)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_all boolean := iam.is_platform_admin();
+    v_teams uuid[] := iam.managed_team_ids();
+    v_me uuid := iam.active_user_id();
+begin
+    perform iam.require_authenticated();
+    return query
+        select s.session_class, count(*)
+          from analytics.sessions s
+         where s.started_at >= coalesce(p_since, now() - interval '30 days')
+           and (v_all or s.team_id = any (v_teams) or (v_me is not null and s.user_id = v_me))
+         group by s.session_class
+         order by s.session_class;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_session_classes(timestamptz) is
+    'How many sessions since p_since (default 30 days) were interactive, agentic and '
+    'autonomous, of those the caller may see.';
