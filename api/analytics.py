@@ -167,7 +167,9 @@ def build(
         "--log-path", str(log_dir),
     ]  # fmt: skip
     if select:
-        command += ["--select", select]
+        # only the tests whose every parent is selected: a test relating a selected model
+        # to one left out would read a table this build did not make
+        command += ["--select", select, "--indirect-selection", "cautious"]
     if full_refresh:
         command.append("--full-refresh")
     if variables:

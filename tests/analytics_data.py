@@ -208,6 +208,10 @@ class EventLog:
         )
         return request_id
 
+    def after_answer(self, at: datetime) -> datetime:
+        """When the last request's answer was complete: its start plus its latency."""
+        return at + timedelta(milliseconds=self.requests[-1]["latency_ms"])
+
     def price(self, model: str, input_tokens: int, output_tokens: int, cached: int) -> Decimal:
         i, o, c = self.prices[model]
         return ((input_tokens - cached) * i + cached * c + output_tokens * o) / Decimal(1_000_000)
@@ -249,7 +253,7 @@ class EventLog:
                     tags={"env": "chat"} if n == 0 else None,
                 )  # fmt: skip
             )
-            at += timedelta(seconds=self.rng.uniform(45, 150))
+            at = self.after_answer(at) + timedelta(seconds=self.rng.uniform(30, 150))  # reading
         self.world.sessions.append(s)
         return s
 
@@ -263,7 +267,7 @@ class EventLog:
         self.hook(key_id, sid, at, "SessionStart", mode="default")
         messages = 1
         for _ in range(prompts):
-            at += timedelta(seconds=self.rng.uniform(20, 90))  # the developer types
+            at += timedelta(seconds=self.rng.uniform(20, 90))  # the developer reads and types
             self.hook(key_id, sid, at, "UserPromptSubmit", mode="default")
             s.request_ids.append(
                 self.request(
@@ -277,9 +281,9 @@ class EventLog:
                 )  # fmt: skip
             )
             for step in range(loop):
-                at += timedelta(seconds=self.rng.uniform(2, 6))
+                at = self.after_answer(at)
                 self.hook(key_id, sid, at, "PreToolUse", tool="Edit", mode="default")
-                at += timedelta(seconds=self.rng.uniform(10, 40))  # waiting for approval
+                at += timedelta(seconds=self.rng.uniform(6, 40))  # a person reads, approves
                 self.hook(key_id, sid, at, "PostToolUse", tool="Edit", mode="default")
                 messages += 2
                 s.request_ids.append(
@@ -315,7 +319,9 @@ class EventLog:
         )
         messages = 1
         for step in range(loop):
-            at += timedelta(seconds=self.rng.uniform(0.5, 4))
+            at = self.after_answer(at) + timedelta(
+                seconds=self.rng.uniform(0.2, 4)
+            )  # the tool runs
             if hooks:
                 self.hook(key_id, sid, at, "PreToolUse", tool="Bash", mode=mode)
                 self.hook(key_id, sid, at, "PostToolUse", tool="Bash", mode=mode)

@@ -6,7 +6,6 @@ again incrementally.
 """
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -368,8 +367,6 @@ def test_a_team_far_below_the_organisation_is_a_laggard(built):
 
 @pytest.fixture(scope="module")
 def admin_api(built, redis_server):
-    previous = os.environ.get("AIGW_ANALYTICS_DIR")
-    os.environ["AIGW_ANALYTICS_DIR"] = str(built.work_dir)
     create_user(built.db.admin, "classify-admin@example.com", roles=(("platform_admin", None),))
     create_user(
         built.db.admin, "classify-dev@example.com", roles=(("developer", None),), teams=("n1",)
@@ -379,10 +376,6 @@ def admin_api(built, redis_server):
     app = create_app(built.db.app, redis_server, gateway_config=config, events=MemorySink())
     with serving(app) as url:
         yield url
-    if previous is None:
-        os.environ.pop("AIGW_ANALYTICS_DIR", None)
-    else:
-        os.environ["AIGW_ANALYTICS_DIR"] = previous
 
 
 @pytest.mark.parametrize("email", ["classify-dev@example.com", "classify-tadmin@example.com"])

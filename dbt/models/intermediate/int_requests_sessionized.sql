@@ -6,7 +6,7 @@ with requests as (
     select
         request_id, started_at, key_id, team_id, user_id, service_account_id, session_id,
         model_served, client, http_status, is_last_turn_tool_result, tool_call_count,
-        tools_offered_count, message_count, cost_usd, input_tokens, output_tokens,
+        tools_offered_count, message_count, cost_usd, input_tokens, output_tokens, latency_ms,
         coalesce(user_id, service_account_id, key_id)::text as principal_id
     from {{ ref('stg_events__requests') }}
     where key_id is not null
@@ -45,9 +45,12 @@ keyed as (
     left join numbered as n on n.request_id = r.request_id
 )
 
+-- gap_seconds: how long the session sat idle before this request, from the end of the
+-- previous one (its start plus its latency). In an unattended loop that is only the
+-- tool's run time; a person approving a tool or typing adds seconds to minutes.
 select
     k.*,
-    extract(epoch from k.started_at - lag(k.started_at) over (
-        partition by k.session_key order by k.started_at, k.request_id
-    ))::double precision as gap_seconds
+    greatest(0, extract(epoch from k.started_at - lag(k.started_at) over w)
+                - lag(k.latency_ms) over w / 1000.0)::double precision as gap_seconds
 from keyed as k
+window w as (partition by k.session_key order by k.started_at, k.request_id)
