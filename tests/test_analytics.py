@@ -6,6 +6,8 @@ again incrementally.
 """
 
 import json
+import os
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,8 +20,9 @@ from api import analytics
 from api.app import create_app
 from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
+from jobs.analytics_refresh import AnalyticsRefresher
 from tests.analytics_data import AGENTIC, AUTONOMOUS, CHAT, EventLog, World, create_world
-from tests.helpers import create_user, operator_call, serving, sign_in
+from tests.helpers import AIGW, create_user, operator_call, serving, sign_in
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -392,6 +395,42 @@ def test_only_a_platform_admin_may_classify(built, admin_api, email):
     assert anonymous.status_code == 401
 
 
+def test_classify_answers_409_while_another_build_runs(built, admin_api):
+    headers = sign_in(admin_api, "classify-admin@example.com")
+    with psycopg.connect(analytics.dbt_login_url(built.db.admin), autocommit=True) as holder:
+        holder.execute("select pg_advisory_lock(%s)", (analytics.BUILD_LOCK,))
+        response = httpx.post(f"{admin_api}/admin/transformation/classify", headers=headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "build_running"
+
+
+def test_a_failing_refresh_is_logged_and_retried_never_raised(built, caplog):
+    unreachable = psycopg.conninfo.make_conninfo(built.db.admin, dbname="no_such_database")
+    refresher = AnalyticsRefresher(unreachable, interval_s=300)
+    refresher.run_once()
+    assert refresher.runs == 1 and "no_such_database" in refresher.last_error
+    assert "analytics refresh failed" in caplog.text
+
+
+def test_the_cli_explains_itself_and_bad_input():
+    help_text = subprocess.run(
+        [*AIGW, "analytics", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    assert "dbt build" in help_text and "--full-refresh" in help_text
+    bad = subprocess.run(
+        [*AIGW, "analytics", "run", "--var", "lookback_days"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert bad.returncode == 1 and "is not NAME=VALUE" in bad.stderr
+
+
 def test_a_platform_admin_classifies_on_demand(built, admin_api):
     headers = sign_in(admin_api, "classify-admin@example.com")
     response = httpx.post(
@@ -437,8 +476,12 @@ def test_a_late_event_lands_in_its_day_and_achievements_are_awarded_once(built):
     team_day = "select sum(request_count), sum(cost_usd) from analytics.daily_cost_by_team where usage_day = %s and team_id = %s"
     before = built.admin(team_day, (late_at.date(), w.teams["n1"]))[0]
 
-    result = analytics.build(built.db.admin, work_dir=built.work_dir)
-    assert result.ok, "\n".join(result.output_tail[-40:])
+    # the next round of `aigw up`'s background refresh
+    refresher = AnalyticsRefresher(built.db.admin, interval_s=300)
+    refresher.run_once()
+    result = refresher.last_result
+    assert result is not None and result.ok, "\n".join(result.output_tail[-40:])
+    assert refresher.last_error is None
 
     after = built.admin(team_day, (late_at.date(), w.teams["n1"]))[0]
     assert after[0] == (before[0] or 0) + 1
