@@ -1,9 +1,11 @@
 {#- A daily cost mart grouped by `group_columns` (besides usage_day), incremental: merged
-    on its grain, recomputing the lookback window from daily_cost. -#}
-{% macro cost_rollup(group_columns, source_relation=none) -%}
+    on its grain, recomputing the lookback window from daily_cost. `attributes` are
+    carried along but not part of the key (a team's area: a team that moves to another
+    area keeps one row per day, updated, not a second one). -#}
+{% macro cost_rollup(group_columns, attributes=[]) -%}
 {%- set grain = ['usage_day'] + group_columns -%}
 with cost as (
-    select * from {{ source_relation or ref('daily_cost') }}
+    select * from {{ ref('daily_cost') }}
     {% if is_incremental() -%}
     where usage_day >= {{ lookback_day('usage_day') }}
     {%- endif %}
@@ -11,7 +13,7 @@ with cost as (
 
 select
     {{ surrogate_key(grain) }} as {{ this.identifier }}_id,
-    {{ grain | join(',\n    ') }},
+    {{ (grain + attributes) | join(',\n    ') }},
     sum(request_count)::bigint as request_count,
     sum(error_count)::bigint as error_count,
     sum(cache_hit_count)::bigint as cache_hit_count,
@@ -23,5 +25,5 @@ select
     sum(saved_usd) as saved_usd,
     now() as refreshed_at
 from cost
-group by {{ grain | join(', ') }}
+group by {{ (grain + attributes) | join(', ') }}
 {%- endmacro %}

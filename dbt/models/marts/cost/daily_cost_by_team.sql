@@ -4,4 +4,4 @@
     unique_key='daily_cost_by_team_id',
 ) }}
 
-{{ cost_rollup(['team_id', 'area_id']) }}
+{{ cost_rollup(['team_id'], attributes=['area_id']) }}

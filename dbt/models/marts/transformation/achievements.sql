@@ -2,11 +2,12 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
+    full_refresh=false,
 ) }}
 
 -- Achievements, each awarded once per person with the time it was earned. Append-only:
 -- a run adds what was newly earned and never changes or removes an award, so running the
--- build again awards nothing twice.
+-- build again awards nothing twice; `--full-refresh` leaves it alone (full_refresh=false).
 --   first_agentic_session     their first agentic or autonomous session
 --   first_autonomous_session  their first autonomous session
 --   agentic_streak            `streak_length` agent-driven sessions in a row
