@@ -2,6 +2,10 @@
     materialized='incremental',
     incremental_strategy='merge',
     unique_key='daily_cache_savings_id',
+    indexes=[
+        {'columns': ['daily_cache_savings_id'], 'unique': True},
+        {'columns': ['team_id', 'usage_day']},
+    ],
 ) }}
 
 -- What the response cache saved, per team and UTC day: its own counters (every lookup,

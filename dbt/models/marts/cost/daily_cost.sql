@@ -3,8 +3,15 @@
     incremental_strategy='merge',
     unique_key='daily_cost_id',
     on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['daily_cost_id'], 'unique': True},
+        {'columns': ['team_id', 'usage_day']},
+        {'columns': ['user_id', 'usage_day']},
+    ],
 ) }}
 
+-- Indexed on its merge key and on what the api.* readers filter by (team or user, day),
+-- as are the other daily marts.
 -- The cost fact: one row per UTC day, team, key, principal, model, deployment and tag
 -- set. Sums over it equal the event log's; grouping by one tag is daily_cost_by_tag.
 with requests as (

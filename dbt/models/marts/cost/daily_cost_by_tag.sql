@@ -2,6 +2,10 @@
     materialized='incremental',
     incremental_strategy='merge',
     unique_key='daily_cost_by_tag_id',
+    indexes=[
+        {'columns': ['daily_cost_by_tag_id'], 'unique': True},
+        {'columns': ['team_id', 'usage_day']},
+    ],
 ) }}
 
 -- One row per tag (key and value): a request tagged pr=… and env=ci counts under both,

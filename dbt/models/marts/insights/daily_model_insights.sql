@@ -2,6 +2,10 @@
     materialized='incremental',
     incremental_strategy='merge',
     unique_key='daily_model_insights_id',
+    indexes=[
+        {'columns': ['daily_model_insights_id'], 'unique': True},
+        {'columns': ['team_id', 'usage_day']},
+    ],
 ) }}
 
 -- Errors and latency per UTC day, team, model and deployment. Percentiles do not add up

@@ -3,6 +3,9 @@
     incremental_strategy='append',
     on_schema_change='fail',
     full_refresh=false,
+    indexes=[
+        {'columns': ['user_id', 'achievement'], 'unique': True},
+    ],
 ) }}
 
 -- Achievements, each awarded once per person with the time it was earned. Append-only:

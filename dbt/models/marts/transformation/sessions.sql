@@ -1,3 +1,10 @@
+{{ config(
+    indexes=[
+        {'columns': ['team_id', 'started_at']},
+        {'columns': ['user_id', 'started_at']},
+    ],
+) }}
+
 -- Every session, classified. Rebuilt whole: a session's class depends on all of its
 -- requests and hooks, which may straddle any window.
 select
