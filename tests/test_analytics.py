@@ -504,3 +504,10 @@ def test_a_late_event_lands_in_its_day_and_achievements_are_awarded_once(built):
         )
         == achievements
     )
+
+
+def test_before_the_first_build_the_readers_say_how_to_build(db):
+    with psycopg.connect(db.admin) as conn, pytest.raises(psycopg.Error) as error:
+        conn.execute("select * from api.analytics_daily_cost()")
+    assert error.value.sqlstate == "AIG04"
+    assert error.value.diag.message_hint == "Build them with: aigw analytics run"
