@@ -52,6 +52,7 @@ def built(module_db, tmp_path_factory) -> Built:
     log.write()
     work_dir = tmp_path_factory.mktemp("dbt")
     result = analytics.build(module_db.admin, work_dir=work_dir)
+    assert result.ok, "\n".join(result.output_tail[-40:])  # nothing below means anything else
     return Built(module_db, world, result, work_dir)
 
 
@@ -139,23 +140,31 @@ def test_every_labelled_session_gets_its_class(built):
 PERSONAS = ("admin", "owner_north", "tadmin_n1", "dev_n1", "dev_s1", "solo", "viewer_n1")
 
 
-def visible(built: Built, persona: str) -> str:
-    """The raw-event filter a persona's view of the marts must equal."""
+# The filter on raw rows a persona's view of the marts must equal: (teams, user), where
+# teams None means every team and a row is visible by its team or by its user.
+VISIBLE_FILTER = (
+    "(%(teams)s::uuid[] is null or team_id = any(%(teams)s::uuid[]) or {user} = %(user)s)"
+)
+
+
+def visible(built: Built, persona: str) -> dict:
     w = built.world
-    n1, n2 = w.teams["n1"], w.teams["n2"]
-    return {
-        "admin": "true",
-        "owner_north": f"team_id in ('{n1}', '{n2}')",
-        "tadmin_n1": f"team_id = '{n1}'",
-        "viewer_n1": f"owner_user_id = '{w.users['viewer_n1']}'",
-    }.get(persona) or f"owner_user_id = '{w.users[persona]}'"
+    teams = {
+        "admin": None,
+        "owner_north": [w.teams["n1"], w.teams["n2"]],
+        "tadmin_n1": [w.teams["n1"]],
+    }.get(persona, [])
+    user = None if persona in ("admin", "owner_north", "tadmin_n1") else w.users[persona]
+    return {"teams": teams, "user": user}
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_each_persona_sees_exactly_its_cost(built, persona):
     expected = built.admin(
-        "select team_id, owner_user_id, count(*), sum(cost_usd) from events.requests "
-        f"where {visible(built, persona)} group by 1, 2 order by 1, 2 nulls first"
+        "select team_id, owner_user_id, count(*), sum(cost_usd) from events.requests where "
+        + VISIBLE_FILTER.format(user="owner_user_id")
+        + " group by 1, 2 order by 1, 2 nulls first",
+        visible(built, persona),
     )
     got = built.as_persona(
         persona,
@@ -175,8 +184,8 @@ def test_each_persona_sees_exactly_its_cost(built, persona):
 def test_each_persona_sees_exactly_its_sessions_and_scores(built, persona):
     w = built.world
     expected_sessions = built.admin(
-        "select count(*) from analytics.sessions "
-        f"where {visible(built, persona).replace('owner_user_id', 'user_id')}"
+        "select count(*) from analytics.sessions where " + VISIBLE_FILTER.format(user="user_id"),
+        visible(built, persona),
     )[0][0]
     got_sessions = built.as_persona(
         persona, "select count(*) from api.analytics_sessions(now() - interval '60 days', 10000)"
