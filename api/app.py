@@ -199,6 +199,9 @@ def create_app(
     )
     # In the cloud every cookie is Secure, whatever Host header a proxy sends.
     app.state.cloud = settings.is_cloud
+    # The analytics build (POST /admin/transformation/classify) logs in to the same
+    # server and database as aigw_dbt.
+    app.state.database_url = app_database_url
 
     @app.exception_handler(asyncpg.PostgresError)
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:

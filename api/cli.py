@@ -6,6 +6,7 @@ uses DATABASE_URL when set, else the default embedded data directory.
 
 import contextlib
 import json
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ from typing import Annotated
 
 import psycopg
 import typer
+import yaml
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -34,6 +36,7 @@ from api.embedded import (
 )
 from api.gateway.config import ConfigError
 from api.settings import CLOUD_REQUIRED_TO_SERVE, load
+from jobs.analytics_refresh import AnalyticsRefresher
 
 app = typer.Typer(
     help="aigw: an enterprise AI gateway with PostgreSQL at its core.",
@@ -72,6 +75,11 @@ hooks_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(hooks_app, name="hooks")
+analytics_app = typer.Typer(
+    help="The analytics marts (dbt): cost, insights, sessions, scores, leaderboards.",
+    no_args_is_help=True,
+)
+app.add_typer(analytics_app, name="analytics")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -295,6 +303,14 @@ def up(
         with console.status("Registering the config's models…"), operator_errors():
             report = registry_sync.sync(admin_url, gateway_config)
         show_sync(report, detailed=False)
+        refresher = AnalyticsRefresher(admin_url, settings.analytics_refresh_s)
+        refresher.start()
+        stack.callback(refresher.stop)
+        if settings.analytics_refresh_s:
+            console.print(
+                f"[green]✓[/] Analytics marts rebuilt every {settings.analytics_refresh_s:.0f}s "
+                "in the background (AIGW_ANALYTICS_REFRESH_S)"
+            )
         console.print(
             f"[bold]aigw[/] serving on http://{host}:{port}  "
             f"(health: /healthz, API docs: /docs; Ctrl-C stops everything)"
@@ -1089,6 +1105,107 @@ def audit_list(
         # Text, not markup: "[redacted]" and whatever a row holds are shown as they are.
         table.add_row(*(Text("" if v is None else str(v)) for v in (*fields, detail)))
     console.print(table)
+
+
+# ---------------------------------------------------------------------------
+# analytics
+# ---------------------------------------------------------------------------
+
+DBT_PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|FAIL|ERROR|SKIP|WARN)\b(.*)$")
+
+
+@analytics_app.command("run")
+def analytics_run(
+    select: Annotated[
+        str | None,
+        typer.Option(
+            "--select", "-s", help="Only these models (dbt selection syntax, e.g. 'sessions+')."
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild incremental marts from the whole event log (for events older "
+            "than the lookback window).",
+        ),
+    ] = False,
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", help="Override a dbt var, NAME=VALUE (repeatable)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print dbt's output.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Build the analytics marts: `dbt build` (models and their tests) as aigw_dbt.
+
+    Runs against DATABASE_URL or the embedded database, after migrating it. Marts are
+    read through api.* functions (e.g. select * from api.analytics_daily_cost();).
+    """
+    from api import analytics
+
+    variables = {}
+    for item in var or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise fail(f"--var {item!r} is not NAME=VALUE", "e.g. --var lookback_days=7")
+        variables[name] = yaml.safe_load(value)
+    with database(data_dir) as urls:
+        progress = Progress(
+            TextColumn("[bold]dbt build[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        )
+        task = progress.add_task("starting…", total=None)
+        problems: list[str] = []
+
+        def on_line(line: str) -> None:
+            if verbose:
+                progress.console.print(Text(line))
+            match = DBT_PROGRESS.match(line)
+            if not match:
+                return
+            done, total, status, rest = match.groups()
+            name = rest.split("..")[0].strip()
+            if status == "START":
+                progress.update(task, total=int(total), description=name)
+            else:
+                progress.update(task, total=int(total), completed=int(done))
+                if status in ("FAIL", "ERROR"):
+                    problems.append(f"{status} {name}")
+
+        try:
+            with progress:
+                result = analytics.build(
+                    urls.admin,
+                    select=select,
+                    full_refresh=full_refresh,
+                    variables=variables or None,
+                    on_line=on_line,
+                )
+        except analytics.AnalyticsError as exc:
+            raise fail(str(exc)) from None
+    counts = result.counts()
+    built = sum(1 for n in result.nodes if n.resource_type == "model" and n.status == "success")
+    tests = sum(counts.get(s, 0) for s in ("pass", "fail", "warn"))
+    if result.ok:
+        console.print(
+            f"[green]✓[/] {built} models built, {tests} tests passed in {result.elapsed_s:.1f}s"
+        )
+        return
+    for failure in result.failures:
+        err_console.print(f"[red]✗[/] {failure.name}: {(failure.message or '').strip()}")
+    if not result.failures:
+        for line in result.output_tail[-15:]:
+            err_console.print(Text(line))
+    raise fail(
+        f"dbt build failed ({len(result.failures) or 'no'} failing nodes"
+        f"{'; ' + ', '.join(problems[:5]) if problems else ''})",
+        "Run again with --verbose for dbt's whole output.",
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ DB_DIR = ROOT / "db"
 SQL_DIR = ROOT / "sql"
 ROLES_FILE = SQL_DIR / "roles.sql"
 # Order matters: policy.sql uses helpers from iam.sql; audit.sql attaches its triggers to
-# the tables of the files before it, and auth.sql records sign-ins with it; grants.sql
-# comes last.
+# the tables of the files before it, and auth.sql records sign-ins with it; analytics.sql
+# grants dbt its sources across the others; grants.sql comes last.
 DOMAIN_FILES = (
     "iam.sql",
     "policy.sql",
@@ -28,10 +28,11 @@ DOMAIN_FILES = (
     "audit.sql",
     "auth.sql",
     "admin.sql",
+    "analytics.sql",
     "grants.sql",
 )
 # Schemas whose policies and functions the SQL files own entirely.
-MANAGED_SCHEMAS = ("iam", "policy", "cache", "events", "conversations", "audit")
+MANAGED_SCHEMAS = ("iam", "policy", "cache", "events", "conversations", "audit", "league")
 MIGRATION_LOCK = 0x61696777  # "aigw"
 
 META_SETUP = """
@@ -129,10 +130,17 @@ def create_extensions(conn: psycopg.Connection) -> None:
 
 
 def set_app_password(conn: psycopg.Connection) -> None:
-    """Servers that check passwords need one for aigw_app: AIGW_APP_DB_PASSWORD sets it."""
-    password = os.environ.get("AIGW_APP_DB_PASSWORD")
-    if password:
-        conn.execute(sql.SQL("alter role aigw_app password {}").format(sql.Literal(password)))
+    """Servers that check passwords need them for the login roles: AIGW_APP_DB_PASSWORD
+    sets aigw_app's, AIGW_DBT_DB_PASSWORD aigw_dbt's."""
+    logins = (("aigw_app", "AIGW_APP_DB_PASSWORD"), ("aigw_dbt", "AIGW_DBT_DB_PASSWORD"))
+    for role, variable in logins:
+        password = os.environ.get(variable)
+        if password:
+            conn.execute(
+                sql.SQL("alter role {} password {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
 
 
 def downgrade(admin_url: str, revision: str) -> None:

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     auth_stale_s: float = Field(default=300.0, alias="AIGW_AUTH_STALE_S", ge=0)
     # The bearer token a Prometheus scraper presents on /metrics; unset: this host only.
     metrics_token: str | None = Field(default=None, alias="AIGW_METRICS_TOKEN")
+    # `aigw up` rebuilds the analytics marts this often (seconds; 0: never, e.g. when a
+    # scheduled job runs `aigw analytics run` instead).
+    analytics_refresh_s: float = Field(default=300.0, alias="AIGW_ANALYTICS_REFRESH_S", ge=0)
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None

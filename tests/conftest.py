@@ -42,14 +42,18 @@ def _docker_answers() -> bool:
 
 @pytest.fixture(scope="session", autouse=True)
 def spool_dir(tmp_path_factory) -> Iterator[None]:
-    """Events that wait for the database wait here, not in the user's data directory."""
-    previous = os.environ.get("AIGW_SPOOL_DIR")
+    """Events that wait for the database wait here, not in the user's data directory;
+    dbt's target/ and logs/ likewise."""
+    names = ("AIGW_SPOOL_DIR", "AIGW_ANALYTICS_DIR")
+    previous = {name: os.environ.get(name) for name in names}
     os.environ["AIGW_SPOOL_DIR"] = str(tmp_path_factory.mktemp("spool"))
+    os.environ["AIGW_ANALYTICS_DIR"] = str(tmp_path_factory.mktemp("dbt"))
     yield
-    if previous is None:
-        os.environ.pop("AIGW_SPOOL_DIR", None)
-    else:
-        os.environ["AIGW_SPOOL_DIR"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ ROLES = ["admin", "owner_north", "tadmin_n1", "dev_n1", "viewer_n1", "anonymous"
 SIGNED_IN = ROLES[:-1]
 # The schemas whose tables make up the world (events are not written by /admin; stored
 # responses are there because they reference keys and teams, which /admin deletes).
-WORLD_SCHEMAS = ("iam", "policy", "cache", "conversations")
+WORLD_SCHEMAS = ("iam", "policy", "cache", "conversations", "league")
 SNAPSHOT_SCHEMA = "admin_api_snapshot"
 # Written by every signed-in request (a session's last use), never by /admin itself.
 SIGN_IN_BOOKKEEPING = ("iam.sessions", "iam.login_throttle")
@@ -323,6 +323,8 @@ MATRIX: dict[str, Case] = {
     "remove the shared MCP server": Case("DELETE", "/admin/mcp/mcp-global", {"admin"}),
     "remove n1's MCP server": Case("DELETE", "/admin/mcp/mcp-n1", NORTH_WRITERS),
     "remove s1's MCP server": Case("DELETE", "/admin/mcp/mcp-s1", {"admin"}, OUTSIDE_SOUTH),
+    # the session marts of the whole organisation, rebuilt now: platform admins only
+    "classify sessions now": Case("POST", "/admin/transformation/classify", {"admin"}),
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import operator_call
 
-SCHEMAS = ("iam", "policy", "cache", "audit")
+SCHEMAS = ("iam", "policy", "cache", "audit", "league")
 
 
 def tables(admin_url: str) -> list[str]:

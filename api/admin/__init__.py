@@ -6,8 +6,30 @@ and the functions decide what each role may see and do.
 
 from fastapi import APIRouter
 
-from api.admin import areas, budgets, guardrails, keys, mcp, models, policies, pricing, teams
+from api.admin import (
+    areas,
+    budgets,
+    guardrails,
+    keys,
+    mcp,
+    models,
+    policies,
+    pricing,
+    teams,
+    transformation,
+)
 
 router = APIRouter(prefix="/admin")
-for module in (areas, teams, budgets, keys, policies, guardrails, pricing, models, mcp):
+for module in (
+    areas,
+    teams,
+    budgets,
+    keys,
+    policies,
+    guardrails,
+    pricing,
+    models,
+    mcp,
+    transformation,
+):
     router.include_router(module.router)

@@ -1,7 +1,7 @@
 """The request log, partitioned by month.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-03
 
 events.requests becomes a table partitioned by range of `started_at`, one partition per
@@ -25,7 +25,7 @@ by Citus on request_id (unique keys must hold the distribution column) unchanged
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
@@ -46,6 +46,27 @@ DEPENDENTS = """
 drop view if exists api.request_event_intake;
 drop function if exists api.list_request_events(text, timestamptz, integer);
 drop function if exists api.create_event_partitions(integer, timestamptz);
+
+-- dbt's views over the log (schema analytics, revision 0020) would follow the renamed
+-- table and block its drop: they go, with the views built on them, and the next
+-- `aigw analytics run` creates them again (the marts are tables: they keep their rows).
+-- The owner of schema analytics may drop what dbt created in it.
+do $analytics_views$
+declare
+    v_view regclass;
+begin
+    for v_view in
+        select distinct c.oid::regclass
+          from pg_catalog.pg_depend d
+          join pg_catalog.pg_rewrite w on w.oid = d.objid
+          join pg_catalog.pg_class c on c.oid = w.ev_class
+         where d.refobjid = 'events.requests'::regclass and c.relkind = 'v'
+           and c.relnamespace::regnamespace::text = 'analytics'
+    loop
+        execute format('drop view if exists %s cascade', v_view);
+    end loop;
+end
+$analytics_views$;
 """
 
 UPGRADE = """
