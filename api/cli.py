@@ -75,6 +75,11 @@ hooks_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(hooks_app, name="hooks")
+finops_app = typer.Typer(
+    help="FinOps: the AI cost of a month as a FOCUS 1.2 file (CSV or Parquet).",
+    no_args_is_help=True,
+)
+app.add_typer(finops_app, name="finops")
 analytics_app = typer.Typer(
     help="The analytics marts (dbt): cost, insights, sessions, scores, leaderboards.",
     no_args_is_help=True,
@@ -1105,6 +1110,48 @@ def audit_list(
         # Text, not markup: "[redacted]" and whatever a row holds are shown as they are.
         table.add_row(*(Text("" if v is None else str(v)) for v in (*fields, detail)))
     console.print(table)
+
+
+# ---------------------------------------------------------------------------
+# finops
+# ---------------------------------------------------------------------------
+
+
+@finops_app.command("export")
+def finops_export(
+    month: Annotated[str, typer.Option(help="The billing month, YYYY-MM (UTC days).")],
+    format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The file to write (default: aigw-focus-MONTH.EXT)."),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Export a month's AI cost as FinOps FOCUS 1.2 rows, from the analytics marts (build
+    them first with `aigw analytics run`). Every team's rows: this runs as an operator."""
+    from api import finops
+
+    try:
+        start, end = finops.month_range(month)
+        fmt = finops.check_format(format)
+    except finops.ExportError as exc:
+        raise fail(
+            str(exc), "For example: aigw finops export --month 2026-11 --format csv"
+        ) from None
+    target = output or Path(finops.filename(month, fmt))
+    with database(data_dir) as urls, console.status(f"Reading the charges of {month}…"):
+        rows = call(urls.admin, finops.PSYCOPG_QUERY, (start, end))
+    with console.status(f"Writing {len(rows)} FOCUS rows…"):
+        content = finops.render(rows, fmt)
+    try:
+        target.write_bytes(content)
+    except OSError as exc:
+        raise fail(f"cannot write {target}: {exc.strerror}", "Choose another --output.") from None
+    total = sum((r[0] for r in rows), start=0)
+    console.print(
+        f"[green]✓[/] {target}: {len(rows)} charges of {month}, {total:.2f} USD billed "
+        f"(FOCUS {finops.FOCUS_VERSION}, {fmt})"
+    )
 
 
 # ---------------------------------------------------------------------------

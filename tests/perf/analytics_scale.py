@@ -140,6 +140,8 @@ def generate(
     spacing = days * 86400 / events
     with psycopg.connect(admin_url, autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
         conn.execute(IDENTITIES, {"users": users, "teams": teams})  # several statements
+        # the months of the log, made before it is written (not left to the default partition)
+        conn.execute("select api.create_event_partitions(1, %s)", (start,))
         done = 0
         while done < events:
             first, last = done, min(done + batch, events) - 1
