@@ -14,6 +14,6 @@ select
     max(received_at) as last_hook_at
 from {{ ref('stg_events__hooks') }}
 {% if session_scope_active() -%}
-where session_id in ({{ session_ids_in_window() }})
+where session_id = any (array({{ session_ids_in_window() }}))
 {% endif -%}
 group by 1

@@ -5,7 +5,9 @@
 -- sessions that may have changed (macros/session_window.sql).
 -- depends_on: {{ ref('stg_events__hooks') }}
 {%- set scoped = session_scope_active() %}
-with all_requests as (
+-- not materialized: read twice on an incremental build, and each read must reach the
+-- event log's indexes rather than a copy of the whole log
+with all_requests as not materialized (
     select
         request_id, started_at, key_id, team_id, user_id, service_account_id, session_id,
         model_served, client, http_status, is_last_turn_tool_result, tool_call_count,
@@ -30,7 +32,9 @@ unnamed_resume as (
 requests as (
     select r.*
     from all_requests as r
-    where r.session_id in ({{ session_ids_in_window() }})
+    -- an array, not a semi-join: the planner cannot tell how few ids come back, but
+    -- `= any (array)` is an index condition on (session_id, started_at)
+    where r.session_id = any (array({{ session_ids_in_window() }}))
     union all
     select r.*
     from all_requests as r

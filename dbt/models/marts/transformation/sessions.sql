@@ -7,7 +7,7 @@
         {'columns': ['session_key'], 'unique': True},
         {'columns': ['team_id', 'started_at']},
         {'columns': ['user_id', 'started_at']},
-        {'columns': ['key_id', 'ended_at']},
+        {'columns': ['ended_at']},
     ],
     post_hook=[
         "{{ delete_superseded_sessions() }}",
