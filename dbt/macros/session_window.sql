@@ -17,7 +17,7 @@
     The int_ views read the mart by name (not ref(): that would be a cycle). They are
     recreated on every build before the mart, so they see the previous build's sessions.
     No scope — the whole log — on the first build, under --full-refresh, or with
-    `--vars '{full_scan: true}'`.
+    `--vars '{full_scan: true}'` (`aigw analytics run --var full_scan=true`).
 -#}
 {% macro sessions_mart() -%}
     {{ return(adapter.get_relation(database=target.database, schema=target.schema,

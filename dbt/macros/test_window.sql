@@ -6,7 +6,8 @@
     names `__recent__` (e.g. `started_at >= __recent__`) checks, on an incremental build,
     only the rows of the last `lookback_days` days — the rows that build read. The full
     check, the whole log, runs on the first build, under `--full-refresh`
-    (`aigw analytics run --full-refresh`) and with `--vars '{full_scan: true}'`.
+    (`aigw analytics run --full-refresh`) and with `--vars '{full_scan: true}'`
+    (`aigw analytics run --var full_scan=true`).
     This overrides dbt's get_where_subquery (the hook dbt documents for it).
 -#}
 {% macro get_where_subquery(relation) -%}
