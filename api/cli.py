@@ -70,6 +70,16 @@ models_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
+hooks_app = typer.Typer(
+    help="Claude Code's HTTP hooks: the settings that report sessions to the gateway.",
+    no_args_is_help=True,
+)
+app.add_typer(hooks_app, name="hooks")
+finops_app = typer.Typer(
+    help="FinOps: the AI cost of a month as a FOCUS 1.2 file (CSV or Parquet).",
+    no_args_is_help=True,
+)
+app.add_typer(finops_app, name="finops")
 analytics_app = typer.Typer(
     help="The analytics marts (dbt): cost, insights, sessions, scores, leaderboards.",
     no_args_is_help=True,
@@ -774,6 +784,35 @@ def evaluate_file(path: Path, embedder, threshold: float) -> None:
 # ---------------------------------------------------------------------------
 
 
+@hooks_app.command("print")
+def hooks_print(
+    url: Annotated[
+        str,
+        typer.Option(
+            help="The gateway's URL as developers reach it, e.g. https://aigw.example.com.",
+        ),
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Print the `hooks` block of Claude Code's settings.json (~/.claude/settings.json,
+    or a project's .claude/settings.json) that reports SessionStart, UserPromptSubmit,
+    PreToolUse, PostToolUse, Stop and SessionEnd to the gateway at --url.
+
+    Each developer sets AIGW_API_KEY to their own sk-aigw- key; Claude Code sends it as
+    the Authorization header. Only the event, session, tool name and permission mode are
+    kept: never a prompt, a tool's input or output, or a path."""
+    from urllib.parse import urlsplit
+
+    from api.hooks.settings import settings_block
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise fail(
+            f"--url must be an http(s) URL, not {url!r}.", "e.g. --url https://aigw.example.com"
+        )
+    # Plain print: the block is meant to be piped or pasted, with no markup or wrapping.
+    print(json.dumps(settings_block(url), indent=2))
+
+
 @events_app.command("consume")
 def events_consume() -> None:
     """Record queued request events in events.requests until stopped (Ctrl-C).
@@ -1071,6 +1110,48 @@ def audit_list(
         # Text, not markup: "[redacted]" and whatever a row holds are shown as they are.
         table.add_row(*(Text("" if v is None else str(v)) for v in (*fields, detail)))
     console.print(table)
+
+
+# ---------------------------------------------------------------------------
+# finops
+# ---------------------------------------------------------------------------
+
+
+@finops_app.command("export")
+def finops_export(
+    month: Annotated[str, typer.Option(help="The billing month, YYYY-MM (UTC days).")],
+    format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="The file to write (default: aigw-focus-MONTH.EXT)."),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Export a month's AI cost as FinOps FOCUS 1.2 rows, from the analytics marts (build
+    them first with `aigw analytics run`). Every team's rows: this runs as an operator."""
+    from api import finops
+
+    try:
+        start, end = finops.month_range(month)
+        fmt = finops.check_format(format)
+    except finops.ExportError as exc:
+        raise fail(
+            str(exc), "For example: aigw finops export --month 2026-11 --format csv"
+        ) from None
+    target = output or Path(finops.filename(month, fmt))
+    with database(data_dir) as urls, console.status(f"Reading the charges of {month}…"):
+        rows = call(urls.admin, finops.PSYCOPG_QUERY, (start, end))
+    with console.status(f"Writing {len(rows)} FOCUS rows…"):
+        content = finops.render(rows, fmt)
+    try:
+        target.write_bytes(content)
+    except OSError as exc:
+        raise fail(f"cannot write {target}: {exc.strerror}", "Choose another --output.") from None
+    total = sum((r[0] for r in rows), start=0)
+    console.print(
+        f"[green]✓[/] {target}: {len(rows)} charges of {month}, {total:.2f} USD billed "
+        f"(FOCUS {finops.FOCUS_VERSION}, {fmt})"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -18,7 +18,8 @@ SQL_DIR = ROOT / "sql"
 ROLES_FILE = SQL_DIR / "roles.sql"
 # Order matters: policy.sql uses helpers from iam.sql; audit.sql attaches its triggers to
 # the tables of the files before it, and auth.sql records sign-ins with it; analytics.sql
-# grants dbt its sources across the others; grants.sql comes last.
+# grants dbt its sources across the others, and finops.sql reads one of its marts;
+# grants.sql comes last.
 DOMAIN_FILES = (
     "iam.sql",
     "policy.sql",
@@ -29,6 +30,7 @@ DOMAIN_FILES = (
     "auth.sql",
     "admin.sql",
     "analytics.sql",
+    "finops.sql",
     "grants.sql",
 )
 # Schemas whose policies and functions the SQL files own entirely.

@@ -116,3 +116,27 @@ def test_existing_keys_keep_what_they_could_call_and_admin_grants_nothing(db):
         "where table_schema = 'iam' and table_name = 'api_keys' and column_name = 'scopes'",
     )
     assert "'inference'" in default and "'embeddings'" in default
+
+
+def test_the_request_log_is_repartitioned_under_built_analytics_views(db, tmp_path):
+    """dbt's views over events.requests follow a renamed table: revision 0021 (and its
+    downgrade) drops them, and the next build creates them again over the new table."""
+    from api import analytics
+
+    operator_call(db.admin, "select api.create_team('views')")
+    assert analytics.build(db.admin, work_dir=tmp_path).ok
+    views = "select count(*) from pg_views where schemaname = 'analytics'"
+    assert operator_call(db.admin, views)[0][0] > 5
+    migrations.downgrade(db.admin, "0020")  # drops them, or it could not swap the table
+    assert operator_call(db.admin, "select to_regclass('events.requests_default')") == [(None,)]
+    # a view of dbt's over the plain table, as a database at revision 0020 has them
+    operator_call(
+        db.admin,
+        "create view analytics.stg_events__requests as select request_id from events.requests;"
+        " alter view analytics.stg_events__requests owner to aigw_dbt",
+    )
+    assert migrations.upgrade(db.admin) is True
+    assert operator_call(db.admin, "select to_regclass('events.requests_default')") != [(None,)]
+    assert operator_call(db.admin, "select to_regclass('analytics.daily_cost')") != [(None,)]
+    assert analytics.build(db.admin, work_dir=tmp_path).ok
+    assert operator_call(db.admin, views)[0][0] > 5

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.admin import (
     areas,
     budgets,
+    finops,
     guardrails,
     keys,
     mcp,
@@ -31,5 +32,6 @@ for module in (
     models,
     mcp,
     transformation,
+    finops,
 ):
     router.include_router(module.router)

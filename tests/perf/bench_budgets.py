@@ -10,6 +10,9 @@ every request a different prompt, so a cache never answers) and (b) the added la
 of sequential calls (median over rounds of through-target minus direct-to-mock):
 - nginx: a reverse proxy to the mock (one worker, upstream keep-alive), the physical
   floor of a proxy on one core;
+- a bare Python pass-through (an ASGI app on uvicorn forwarding bytes with aiohttp,
+  nothing else: the server and client aigw runs on), the floor of a Python proxy on this
+  stack;
 - aigw, a team without a budget (key authentication, a team RPM limit, events, metrics);
 - aigw, a team with a monthly budget: what budget leases (api/gateway/budgets.py) cost;
 - aigw, a team with that budget and the exact cache on (every request a miss): what the
@@ -112,6 +115,7 @@ def measure(name: str, base: str, headers: dict, mock: str, results: dict) -> No
             direct, target, "/v1/chat/completions", BODY, "/v1/chat/completions"
         )
     with console.status(f"{name}: saturation…"):
+        saturation(f"{base}/v1/chat/completions", headers, seconds=3)  # warm-up, not counted
         results[name]["rps"] = saturation(f"{base}/v1/chat/completions", headers)
 
 
@@ -122,6 +126,15 @@ def nginx(mock_port: int, tmp: Path):
     conf.write_text(NGINX_CONF.format(tmp=tmp, mock_port=mock_port, port=port))
     cmd = [*pin(0), shutil.which("nginx"), "-c", str(conf), "-g", "daemon off;"]
     with process(cmd, dict(os.environ), f"http://127.0.0.1:{port}/health", "nginx"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def passthrough(mock: str):
+    port = free_port()
+    cmd = [*pin(0), sys.executable, "-m", "tests.perf.bench_gateway", "passthrough"]
+    cmd += ["--port", str(port), "--upstream", mock, "--client", "bare"]
+    with process(cmd, dict(os.environ), f"http://127.0.0.1:{port}/health", "pass-through"):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -210,6 +223,8 @@ def main() -> None:
             with process(mock_cmd, env, f"{mock}/health", "mock provider"):
                 with nginx(mock_port, tmp) as base:
                     measure("nginx", base, {}, mock, results)
+                with passthrough(mock) as base:
+                    measure("bare pass-through (uvicorn + aiohttp)", base, {}, mock, results)
                 with aigw(aigw_env) as base:
                     for name, team in (("aigw, no budget", "free"),
                                        ("aigw, budget", "budgeted"),
@@ -258,14 +273,16 @@ def report(results: dict, scaling: dict) -> None:
     console.print(table)
     floor = results["nginx"]["rps"]
     free = results["aigw, no budget"]["rps"]
+    python_floor = results["bare pass-through (uvicorn + aiohttp)"]["rps"]
     budgeted = results["aigw, budget"]["rps"]
     cached = results["aigw, budget + exact cache"]["rps"]
     console.print(
         f"The budget costs {1 - budgeted / free:.1%} of the no-budget throughput (target "
         f"≤ 15 %); the exact cache's lookup and store (every request a miss) a further "
         f"{1 - cached / budgeted:.1%}; the no-budget path serves {free / floor:.1%} of "
-        f"nginx's requests/s (target ≥ 15 %). Leases open at the end of the budgeted run: "
-        f"{results['aigw, budget']['leases']}."
+        f"nginx's requests/s (target ≥ 15 %), and {free / python_floor:.1%} of the bare "
+        f"pass-through's, which itself serves {python_floor / floor:.1%} of nginx's. Leases "
+        f"open at the end of the budgeted run: {results['aigw, budget']['leases']}."
     )
     workers = Table(title="The budgeted team on 1, 2 and 4 worker processes (all on CPU 0)")
     for column in ("workers", "requests/s", "leases held at once", "held after stop",

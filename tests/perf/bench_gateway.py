@@ -233,6 +233,41 @@ def aiohttp_forwarder(upstream: str):
 JSON_HEADERS = {"content-type": "application/json"}
 
 
+def bare_passthrough_main(port: int, upstream: str) -> None:
+    """The floor of a Python proxy on aigw's own stack: a bare ASGI app on uvicorn
+    (httptools, uvloop) forwarding each whole body with aiohttp and answering the
+    provider's bytes, with no framework, routing or work of any kind in between."""
+    import aiohttp
+    import uvicorn
+
+    session: list[aiohttp.ClientSession] = []
+    url = upstream + "/v1/chat/completions"
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/health":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if not session:  # created inside the server's event loop
+            session.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000)))
+        async with session[0].post(url, data=body, headers=JSON_HEADERS) as response:
+            content = await response.read()
+            status = response.status
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": content})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                http="httptools", loop="uvloop", lifespan="off")  # fmt: skip
+
+
 def litellm_executable() -> Path:
     exe = LITELLM_VENV / "bin" / "litellm"
     if not exe.exists():
@@ -482,10 +517,13 @@ def main() -> None:
     pt = sub.add_parser("passthrough")
     pt.add_argument("--port", type=int, required=True)
     pt.add_argument("--upstream", required=True)
-    pt.add_argument("--client", choices=["httpx", "aiohttp"], default="httpx")
+    pt.add_argument("--client", choices=["httpx", "aiohttp", "bare"], default="httpx")
     fm = sub.add_parser("mock")
     fm.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    if args.command == "passthrough" and args.client == "bare":
+        bare_passthrough_main(args.port, args.upstream)
+        return
     if args.command == "passthrough":
         passthrough_main(args.port, args.upstream, args.client)
         return
