@@ -1149,7 +1149,7 @@ def finops_export(
         raise fail(f"cannot write {target}: {exc.strerror}", "Choose another --output.") from None
     total = sum((r[0] for r in rows), start=0)
     console.print(
-        f"[green]✓[/] {target}: {len(rows)} charges of {month}, {total:.2f} USD billed "
+        f"[green]✓[/] {target}: {len(rows)} charges of {month}, {total:.6f} USD billed "
         f"(FOCUS {finops.FOCUS_VERSION}, {fmt})"
     )
 

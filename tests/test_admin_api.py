@@ -49,7 +49,8 @@ class World:
         return self.sessions.get(role, {})  # anonymous: no session
 
     def call(self, role: str, method: str, path: str, body=None) -> httpx.Response:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        # (a platform admin's classify call runs a dbt build before it answers)
+        with httpx.Client(base_url=self.url, timeout=180) as client:
             return client.request(method, path, json=body, headers=self.headers(role))
 
     def fingerprint(self) -> str:

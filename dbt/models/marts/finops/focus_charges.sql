@@ -10,7 +10,9 @@
 -- list price without any cache discount.
 with cost as (
     select * from {{ ref('daily_cost') }}
-    where team_id is not null  -- a refusal before any key was read costs nothing, names no one
+    -- A refusal before any key was read names no one; one before a model was chosen (a bad
+    -- body, a limit) bought nothing: neither is a charge.
+    where team_id is not null and (model_served is not null or cost_usd <> 0)
 ),
 
 teams as (
@@ -49,7 +51,8 @@ select
     null::text as "ChargeClass",
     concat(coalesce(model_served, 'unknown model'), ' on ', coalesce(deployment, 'no deployment'),
            ': ', input_tokens, ' input and ', output_tokens, ' output tokens in ',
-           request_count, ' requests') as "ChargeDescription",
+           request_count, case when request_count = 1 then ' request' else ' requests' end)
+        as "ChargeDescription",
     'Usage-Based'::text as "ChargeFrequency",
     ((usage_day + 1)::timestamp at time zone 'UTC') as "ChargePeriodEnd",
     (usage_day::timestamp at time zone 'UTC') as "ChargePeriodStart",
