@@ -77,7 +77,6 @@ create policy "dbt reads every leaderboard choice" on league.leaderboard_opt_ins
 -- Leaderboard opt-ins: each user decides for themselves; both boards start off.
 -- ---------------------------------------------------------------------------
 
-grant usage on schema league to aigw_internal;
 grant select, insert, update (on_team_board, on_company_board, updated_at)
     on league.leaderboard_opt_ins to aigw_owner;
 

@@ -22,7 +22,7 @@ from api.gateway.accounting import MemorySink
 from api.gateway.config import load_config
 from jobs.analytics_refresh import AnalyticsRefresher
 from tests.analytics_data import AGENTIC, AUTONOMOUS, CHAT, EventLog, World, create_world
-from tests.helpers import AIGW, create_user, operator_call, serving, sign_in
+from tests.helpers import AIGW, aigw, create_user, operator_call, serving, sign_in
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -438,6 +438,12 @@ def test_the_cli_explains_itself_and_bad_input():
         env={**os.environ, "COLUMNS": "200"},
     )
     assert bad.returncode == 1 and "is not NAME=VALUE" in bad.stderr
+
+
+def test_aigw_analytics_run_builds_what_it_is_asked_to(built):
+    done = aigw(built.db, "analytics", "run", "--select", "dim_areas")
+    assert done.returncode == 0, done.stderr
+    assert "1 models built" in done.stdout and "tests passed" in done.stdout
 
 
 def test_a_platform_admin_classifies_on_demand(built, admin_api):
