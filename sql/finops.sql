@@ -1,6 +1,7 @@
 -- The FinOps FOCUS export (api/finops.py): the dbt view analytics.focus_charges, read
--- with the same visibility as the cost marts (sql/analytics.sql): a platform admin sees
--- every team, a team or area admin the teams they manage, anyone else their own rows.
+-- by those who administer something, with the visibility of the cost marts
+-- (sql/analytics.sql): a platform admin sees every team, an area owner or a team admin the
+-- teams they manage. A developer's own cost is the portal's, not a billing export.
 
 set local role aigw_owner;
 
@@ -60,9 +61,12 @@ as $$
 declare
     v_all boolean := iam.is_platform_admin();
     v_teams uuid[] := iam.managed_team_ids();
-    v_me uuid := iam.active_user_id();
 begin
     perform iam.require_authenticated();
+    if not iam.manages_anything() then
+        raise exception 'the FOCUS export is for administrators' using errcode = 'AIG03',
+            hint = 'A platform admin, an area owner or a team admin exports a month''s cost.';
+    end if;
     if p_from is null or p_to is null or p_to <= p_from then
         raise exception 'an export needs a period: a first day and a later end day'
             using errcode = '22023';
@@ -89,7 +93,7 @@ begin
                f."x_OutputTokens", f."x_CacheSavedCost"
           from analytics.focus_charges f
          where f.usage_day >= p_from and f.usage_day < p_to
-           and (v_all or f.team_id = any (v_teams) or (v_me is not null and f.user_id = v_me))
+           and (v_all or f.team_id = any (v_teams))
          order by f.usage_day, f."SubAccountName", f."ResourceId", f.charge_id;
 exception when undefined_table then
     raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
@@ -97,5 +101,5 @@ exception when undefined_table then
 end
 $$;
 comment on function api.focus_charges(date, date) is
-    'FinOps FOCUS 1.2 charges of UTC days p_from (inclusive) to p_to (exclusive) the '
-    'caller may see. Example: select * from api.focus_charges(''2026-11-01'', ''2026-12-01'');';
+    'FinOps FOCUS 1.2 charges of UTC days p_from (inclusive) to p_to (exclusive) of the '
+    'teams the caller manages. Example: select * from api.focus_charges(''2026-11-01'', ''2026-12-01'');';

@@ -1,7 +1,8 @@
 """The clients people run, against the gateway and its mock provider: Claude Code
 (`claude -p`) through /anthropic and Codex (`codex exec`) through the Responses API,
 both finishing their work (tools included) and recorded as one session each; and Claude
-Code with the HTTP hooks `aigw hooks print` configures, reporting that session.
+Code with the HTTP hooks `aigw hooks print` configures, reporting that session, which
+the analytics marts classify as autonomous.
 
 They run whenever Node.js is present; tests/clients.py installs both from npm once, into
 a cache outside the checkout.
@@ -170,3 +171,67 @@ def test_claude_code_reports_its_session_through_the_printed_hooks(installed, ga
     # Claude Code's own session id on its hooks and on its model calls: one session.
     assert {(r[0], r[1]) for r in rows} == {(user_id, session)}, json.dumps(rows)
     assert every_row_holding(gateway.db.admin, marker) == []
+
+
+def test_a_headless_claude_code_run_classifies_as_autonomous(installed, gateway, tmp_path):
+    """`claude -p` with a tool to run and the printed hooks: its requests and hook events,
+    built into the marts by dbt, make one session, and an autonomous one (one human
+    prompt, the model calling a tool and answering its result, no person in between)."""
+    import asyncio
+
+    from api import analytics
+    from api.events.transports import RequestLogTransport
+    from tests.helpers import operator_call
+
+    user_id, key = personal_key(gateway.db, "headless@example.com")
+    printed = subprocess.run(
+        [*AIGW, "hooks", "print", "--url", gateway.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    settings = tmp_path / "hooks-settings.json"
+    settings.write_text(printed.stdout)
+    done = claude(
+        installed,
+        gateway,
+        tmp_path,
+        "Use the Bash tool to run: echo hi-from-ci",
+        "--allowedTools",
+        "Bash",
+        "--settings",
+        str(settings),
+        key=key,
+        env={"AIGW_API_KEY": key},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "The Bash tool returned: hi-from-ci" in done.stdout
+    events = events_of(gateway, "/anthropic/v1/messages", 2)
+    (session,) = {e.session_id for e in events}
+    deadline = time.monotonic() + 15
+    while "Stop" not in {r[2] for r in hook_rows(gateway.db)}:
+        assert time.monotonic() < deadline, [r[2:] for r in hook_rows(gateway.db)]
+        time.sleep(0.1)
+
+    # The gateway under test keeps its request events in memory: record them as the
+    # event consumer would, then build the marts.
+    async def record() -> None:
+        transport = RequestLogTransport(gateway.db.app)
+        try:
+            await transport.send([e.as_dict() for e in events])
+        finally:
+            await transport.close()
+
+    asyncio.run(record())
+    result = analytics.build(gateway.db.admin, work_dir=tmp_path / "dbt")
+    assert result.ok, "\n".join(result.output_tail[-30:])
+    (row,) = operator_call(
+        gateway.db.admin,
+        "select session_class, request_count, human_prompt_count, is_hook_reported, user_id"
+        " from analytics.sessions where session_id = %s",
+        (session,),
+    )
+    assert row[3] is True and str(row[4]) == user_id
+    assert row[2] == 1 and row[1] >= 2
+    assert row[0] == "autonomous", row
