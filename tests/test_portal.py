@@ -106,7 +106,9 @@ def viewer(gateway):
 
 
 def areas(gateway) -> set[str]:
-    return {name for (name,) in operator_call(gateway.db.admin, "select name from api.list_areas()")}
+    return {
+        name for (name,) in operator_call(gateway.db.admin, "select name from api.list_areas()")
+    }
 
 
 # -- pages or JSON ----------------------------------------------------------------------
