@@ -31,3 +31,4 @@ def install(app: FastAPI) -> None:
     app.mount(web.ASSETS_PATH, web.assets(), name="portal-assets")
     for module in (signin, admin_pages, developer):
         app.include_router(module.router, prefix=web.PAGES_PREFIX, include_in_schema=False)
+    app.include_router(web.not_found_router(), prefix=web.PAGES_PREFIX, include_in_schema=False)

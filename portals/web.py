@@ -19,6 +19,7 @@ Security, in one place:
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from http import HTTPStatus
 from math import ceil
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import asyncpg
 import orjson
@@ -42,6 +43,7 @@ from api.auth.sso_state import safe_next
 from api.database import principal_transaction
 from api.request_bodies import BodyRefused, read_limited
 
+log = logging.getLogger("aigw.portals")
 HERE = Path(__file__).parent
 PAGES_PREFIX = "/_pages"
 ASSETS_PATH = "/assets"
@@ -398,7 +400,8 @@ def database_message(exc: asyncpg.PostgresError) -> tuple[int, str]:
 class Pages:
     """Registers pages on a router: `get` pages that need a signed-in user (the forced
     password change first), and `post` form handlers that also check the CSRF token and,
-    when refused, render `view` again with the message and the right status."""
+    when refused, render `view` again with the message and the right status. Whatever
+    else goes wrong is logged and answered with an error page, never a traceback."""
 
     def __init__(self, router: APIRouter):
         self.router = router
@@ -417,7 +420,9 @@ class Pages:
                     status, message = database_message(exc)
                     return render(request, "error.html", user, status=status, message=message)
 
-            self.router.add_api_route(path, endpoint, methods=["GET"], response_class=HTMLResponse)
+            self.router.add_api_route(
+                path, guarded(endpoint), methods=["GET"], response_class=HTMLResponse
+            )
             return handler
 
         return register
@@ -428,14 +433,14 @@ class Pages:
         def register(handler: Callable[..., Awaitable[Response]]):
             async def endpoint(request: Request) -> Response:
                 user = None if public else await signed_in(request)
+                if not public and user is None:
+                    return session_ended(request)
                 try:
                     form = await read_form(request)
                 except FormError as exc:
                     return render(request, "error.html", user, status=exc.status, message=str(exc))
                 if not csrf_ok(request, form, user):
                     return render(request, "error.html", user, status=403, message=FORGED)
-                if not public and user is None:
-                    return gate_for(request, user)
                 if not public and gated and (gate := gate_for(request, user)) is not None:
                     return gate
                 try:
@@ -451,10 +456,44 @@ class Pages:
                         return render(request, "error.html", user, status=status, message=message)
                     return await view(request, user, error=message, status=status, form=form.values)
 
-            self.router.add_api_route(path, endpoint, methods=["POST"], response_class=HTMLResponse)
+            self.router.add_api_route(
+                path, guarded(endpoint), methods=["POST"], response_class=HTMLResponse
+            )
             return handler
 
         return register
+
+
+def guarded(endpoint: Callable[[Request], Awaitable[Response]]):
+    async def run(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception:  # an error page for the browser, the traceback for the log
+            log.exception("page %s failed", page_path(request))
+            message = "The server failed to show this page; it has been logged."
+            return render(request, "error.html", None, status=500, message=message)
+
+    return run
+
+
+def session_ended(request: Request) -> Response:
+    """A form posted after the session ended (expired, signed out elsewhere): nothing was
+    done; back to the page it came from once signed in again."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    same_site = referer.netloc == request.headers.get("host", "")
+    back = (
+        safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+        if same_site
+        else "/"
+    )
+    return render(
+        request,
+        "error.html",
+        None,
+        status=401,
+        message="Your session has ended, so nothing was saved. Sign in again and resubmit.",
+        sign_in="/login?" + urlencode({"next": back}),
+    )
 
 
 def gate_for(request: Request, user: PageUser | None) -> Response | None:
@@ -538,3 +577,18 @@ async def paged(
     for row in rows[1:]:
         row.pop("total_rows")
     return Page(rows, total, number, size, query)
+
+
+def not_found_router() -> APIRouter:
+    """Registered last: a page path with no page (or no form handler) gets a page saying
+    so, not the JSON API's 404."""
+    router = APIRouter()
+
+    async def no_such_page(request: Request) -> Response:
+        user = await signed_in(request)
+        return render(request, "error.html", user, status=404, message="There is no such page.")
+
+    router.add_api_route(
+        "/{rest:path}", guarded(no_such_page), methods=["GET", "POST"], response_class=HTMLResponse
+    )
+    return router

@@ -388,3 +388,48 @@ def test_an_invitation_link_is_redeemed_on_its_page(gateway, admin):
         assert invited.get("/admin/teams").status_code == 200
         used = invited.post("/auth/invitations/accept", data=fields)
         assert used.status_code == 404 and "already used" in used.text
+
+
+def test_a_double_submit_is_refused_the_second_time_with_a_message(gateway, admin):
+    token = csrf_of(admin.get("/admin/areas").text)
+    assert admin.post("/admin/areas", data={"name": "twice", "csrf": token}).status_code == 303
+    again = admin.post("/admin/areas", data={"name": "twice", "csrf": token})
+    assert again.status_code == 409
+    assert 'Area "twice" already exists.' in again.text.replace("&#34;", '"')
+    assert areas(gateway) == {"twice"}
+
+
+def test_a_token_of_an_earlier_session_is_stale(gateway, admin):
+    stale = csrf_of(admin.get("/admin/areas").text)
+    admin.cookies.clear()
+    assert sign_in_form(admin, "root@example.com", STRONG_PASSWORD).status_code == 303
+    refused = admin.post("/admin/areas", data={"name": "late", "csrf": stale})
+    assert refused.status_code == 403 and "stale" in refused.text
+    assert areas(gateway) == set()
+
+
+def test_a_form_sent_after_the_session_ended_saves_nothing_and_says_so(gateway, admin):
+    page = admin.get("/admin/areas")
+    token = csrf_of(page.text)
+    # the session ends elsewhere (signed out in another tab, or it expired)
+    operator_call(gateway.db.admin, "update iam.sessions set expires_at = now() - interval '1 s'")
+    response = admin.post(
+        "/admin/areas",
+        data={"name": "lost", "csrf": token},
+        headers={"Referer": f"{gateway.url}/admin/areas?page=1"},
+    )
+    assert response.status_code == 401
+    assert "Your session has ended, so nothing was saved" in response.text
+    assert 'href="/login?next=%2Fadmin%2Fareas%3Fpage%3D1"' in response.text
+    assert areas(gateway) == set()
+
+
+def test_an_unknown_page_is_a_page_saying_so(gateway, admin):
+    for response in (
+        admin.get("/admin/no-such-page"),
+        admin.post("/admin/no-such-page", data={"x": "1"}),
+        admin.get("/admin/users/invite"),  # a form handler's path, asked for as a page
+    ):
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "There is no such page." in response.text
