@@ -47,8 +47,11 @@ from api.gateway.registry import ModelRegistry
 from api.gateway.service import Gateway
 from api.gateway.tokens import TokenSettings, TokenVerifier
 from api.gateway.upstream import Upstream, upstream_session
+from api.hooks import claude_code as claude_code_hooks
+from api.hooks.recorder import HookRecorder
 from api.settings import CLOUD_REQUIRED_TO_SERVE, MissingSettingsError, load
 from jobs.event_consumer import InProcessConsumer
+from jobs.event_partitions import PartitionJob
 
 log = logging.getLogger("aigw.app")
 
@@ -152,6 +155,10 @@ def create_app(
             cache=cache,
             guardrails=guardrails,
         )
+        app.state.hooks = HookRecorder(app.state.pool)
+        await app.state.hooks.start()
+        partitions = PartitionJob(app.state.pool)  # the request log's months, made ahead
+        await partitions.start()
         # litellm takes seconds to import, the embedding model a moment to load: both now,
         # off the event loop, not on a request.
         warm = asyncio.create_task(asyncio.to_thread(translate.load_litellm))
@@ -162,6 +169,8 @@ def create_app(
             yield
         finally:
             await app.state.gateway.drain()
+            await app.state.hooks.stop()
+            await partitions.stop()
             await budgets.stop()  # after the last request: what it spent is settled
             await cache.stop()
             if isinstance(sink, EventWriter):
@@ -238,6 +247,7 @@ def create_app(
     app.include_router(anthropic_api.router)
     app.include_router(anthropic_api.probe)
     app.include_router(admin.router)
+    app.include_router(claude_code_hooks.router)
     # The portals' pages, at the same paths for browsers (see portals/__init__.py)
     portals.install(app)
 

@@ -67,6 +67,11 @@ models_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
+hooks_app = typer.Typer(
+    help="Claude Code's HTTP hooks: the settings that report sessions to the gateway.",
+    no_args_is_help=True,
+)
+app.add_typer(hooks_app, name="hooks")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -756,6 +761,35 @@ def evaluate_file(path: Path, embedder, threshold: float) -> None:
 # ---------------------------------------------------------------------------
 # events
 # ---------------------------------------------------------------------------
+
+
+@hooks_app.command("print")
+def hooks_print(
+    url: Annotated[
+        str,
+        typer.Option(
+            help="The gateway's URL as developers reach it, e.g. https://aigw.example.com.",
+        ),
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Print the `hooks` block of Claude Code's settings.json (~/.claude/settings.json,
+    or a project's .claude/settings.json) that reports SessionStart, UserPromptSubmit,
+    PreToolUse, PostToolUse, Stop and SessionEnd to the gateway at --url.
+
+    Each developer sets AIGW_API_KEY to their own sk-aigw- key; Claude Code sends it as
+    the Authorization header. Only the event, session, tool name and permission mode are
+    kept: never a prompt, a tool's input or output, or a path."""
+    from urllib.parse import urlsplit
+
+    from api.hooks.settings import settings_block
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise fail(
+            f"--url must be an http(s) URL, not {url!r}.", "e.g. --url https://aigw.example.com"
+        )
+    # Plain print: the block is meant to be piped or pasted, with no markup or wrapping.
+    print(json.dumps(settings_block(url), indent=2))
 
 
 @events_app.command("consume")

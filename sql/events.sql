@@ -5,16 +5,20 @@
 -- trigger, owned by aigw_internal, prices each event from the pricing table and inserts
 -- it unless its request id is already recorded — a batch sent again after a lost
 -- acknowledgement changes nothing.
+--
+-- events.requests is partitioned by month of started_at (revision 0021): its key is
+-- (request_id, started_at), and an event sent again carries the same started_at, so the
+-- intake's ON CONFLICT on both skips it as the key on request_id alone did.
 
 set local role aigw_owner;
 
 grant usage on schema events to aigw_internal;
 -- (ON CONFLICT needs to read the conflicting key)
-grant insert, select (request_id) on events.requests to aigw_internal;
+grant insert, select (request_id, started_at) on events.requests to aigw_internal;
 
 create policy "internal functions record events" on events.requests
     for insert to aigw_internal with check (true);
--- ON CONFLICT checks the new row against select policies too (and reads only request_id)
+-- ON CONFLICT checks the new row against select policies too (and reads only the key)
 create policy "internal functions see which requests are recorded" on events.requests
     for select to aigw_internal using (true);
 create policy "events are visible to whoever sees the team" on events.requests
@@ -52,7 +56,7 @@ begin
                                  coalesce(new.saved_output_tokens, 0), 0), 0),
         new.guardrail_action, new.guardrail_verdicts, new.message_count,
         new.last_turn_tool_result, new.tools_offered, new.tags)
-    on conflict (request_id) do nothing;
+    on conflict (request_id, started_at) do nothing;
     return null;
 end
 $$;
@@ -119,6 +123,88 @@ $$;
 comment on function api.request_summary(timestamptz) is
     'Requests since p_since of the teams the caller may see: count, errors (status >= 400), '
     'cost and cache savings (USD), cache hits and misses, tokens, p95 latency (ms).';
+
+-- The monthly partitions of events.requests (revision 0021), created ahead of need by
+-- api.create_event_partitions: the gateway calls it at start and daily
+-- (jobs/event_partitions.py), operators may (`select api.create_event_partitions(3)`;
+-- before a backfill: `select api.create_event_partitions(2, '2026-01-01')`).
+-- An event no partition covers lands in events.requests_default, so none is refused; a
+-- month created after some of its events landed there takes them over (moved in the
+-- same transaction), since a partition cannot be attached over rows the default holds.
+
+-- The partition job reads and moves what the default partition holds; nobody else reads
+-- it directly (through events.requests, the table's own policies apply).
+create policy "the partition job moves events out of the default partition"
+    on events.requests_default for select to aigw_owner using (true);
+create policy "the partition job deletes what it moved out of the default partition"
+    on events.requests_default for delete to aigw_owner using (true);
+
+create function api.create_event_partitions(
+    p_months_ahead integer default 2, p_from timestamptz default null
+) returns integer
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_month timestamptz;
+    v_end timestamptz;
+    v_name text;
+    v_created integer := 0;
+    v_first timestamptz := pg_catalog.date_trunc('month', least(coalesce(p_from, now()), now()),
+                                                 'UTC');
+    v_months integer;
+begin
+    if p_months_ahead is null or p_months_ahead not between 0 and 24 then
+        raise exception 'months ahead must be between 0 and 24, not %', p_months_ahead
+            using errcode = 'AIG06';
+    end if;
+    -- From p_from's month (a backfill of old events), else this month's.
+    v_months := (pg_catalog.date_part('year', now() at time zone 'UTC')
+                 - pg_catalog.date_part('year', v_first at time zone 'UTC')) * 12
+                + pg_catalog.date_part('month', now() at time zone 'UTC')
+                - pg_catalog.date_part('month', v_first at time zone 'UTC') + p_months_ahead;
+    if v_months > 240 then
+        raise exception 'at most 240 monthly partitions at once, not % (from %)', v_months, p_from
+            using errcode = 'AIG06';
+    end if;
+    -- Gateways start together: one creates, the others find the partitions there.
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('aigw.event_partitions'));
+    for i in 0 .. v_months loop
+        v_month := v_first + i * interval '1 month';
+        v_end := v_month + interval '1 month';
+        v_name := 'requests_' || pg_catalog.to_char(v_month at time zone 'UTC', '"y"YYYY"m"MM');
+        continue when pg_catalog.to_regclass('events.' || pg_catalog.quote_ident(v_name))
+                      is not null;
+        if exists (select 1 from events.requests_default d
+                    where d.started_at >= v_month and d.started_at < v_end) then
+            execute pg_catalog.format(
+                'create table events.%I (like events.requests including defaults '
+                'including constraints)', v_name);
+            execute pg_catalog.format(
+                'with moved as (delete from events.requests_default d where d.started_at >= %L '
+                'and d.started_at < %L returning d.*) insert into events.%I select * from moved',
+                v_month, v_end, v_name);
+            execute pg_catalog.format(
+                'alter table events.requests attach partition events.%I '
+                'for values from (%L) to (%L)', v_name, v_month, v_end);
+        else
+            execute pg_catalog.format(
+                'create table events.%I partition of events.requests for values from (%L) to (%L)',
+                v_name, v_month, v_end);
+        end if;
+        execute pg_catalog.format('alter table events.%I enable row level security', v_name);
+        execute pg_catalog.format('alter table events.%I force row level security', v_name);
+        v_created := v_created + 1;
+    end loop;
+    return v_created;
+end
+$$;
+comment on function api.create_event_partitions(integer, timestamptz) is
+    'Create the monthly partitions of events.requests that do not exist yet, from the month '
+    'of p_from (default: this month; earlier for a backfill) to p_months_ahead (default 2) '
+    'months ahead; returns how many it created. Idempotent. Create them before loading old '
+    'events: the default partition is meant to stay nearly empty (each new partition '
+    'checks it).';
 
 -- The local event queue (events.queue, revision 0010): the writer COPYs events as JSON
 -- into api.event_queue_intake; the event consumer claims the oldest with
@@ -237,7 +323,8 @@ set local role aigw_internal;
 
 create function api.record_hook_event(
     p_key_id uuid, p_user_id uuid, p_service_account_id uuid, p_team_id uuid,
-    p_session_id text, p_hook_event_name text, p_tool_name text, p_permission_mode text
+    p_session_id text, p_hook_event_name text, p_tool_name text, p_permission_mode text,
+    p_received_at timestamptz default null
 ) returns void
 language plpgsql volatile security definer
 set search_path = pg_catalog, pg_temp
@@ -253,14 +340,18 @@ begin
             using errcode = '42501',
                   hint = 'Each Claude Code session reports with the key of the person running it.';
     end if;
-    insert into events.hooks (key_id, user_id, service_account_id, team_id, session_id,
-                              hook_event_name, tool_name, permission_mode)
-    values (p_key_id, p_user_id, p_service_account_id, p_team_id, p_session_id,
-            p_hook_event_name, p_tool_name, p_permission_mode);
+    -- The gateway records hooks in batches, after an outage perhaps: the time is when the
+    -- hook arrived, never later than now.
+    insert into events.hooks (received_at, key_id, user_id, service_account_id, team_id,
+                              session_id, hook_event_name, tool_name, permission_mode)
+    values (least(coalesce(p_received_at, now()), now()), p_key_id, p_user_id,
+            p_service_account_id, p_team_id, p_session_id, p_hook_event_name, p_tool_name,
+            p_permission_mode);
 end
 $$;
-comment on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text) is
+comment on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text,
+                                          timestamptz) is
     'Record one Claude Code hook event (no prompt, tool input or output, or path: only the '
     'event, session, tool name and permission mode). Refuses another principal''s session.';
-grant execute on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text)
-    to aigw_owner;
+grant execute on function api.record_hook_event(uuid, uuid, uuid, uuid, text, text, text, text,
+                                                timestamptz) to aigw_owner;

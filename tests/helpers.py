@@ -1,5 +1,6 @@
 """Small helpers shared by the tests."""
 
+import json
 import os
 import subprocess
 import sys
@@ -88,6 +89,16 @@ def create_user(
     for team in teams:
         operator_call(admin_url, "select api.add_team_member(%s, %s)", (team, user_id))
     return user_id
+
+
+def personal_key(db, email: str, team: str = "t1") -> tuple[str, str]:
+    """(user id, key) of a developer of `team` with a key of their own."""
+    user_id = create_user(db.admin, email, roles=(("developer", None),), teams=(team,))
+    with psycopg.connect(db.app) as conn, conn.transaction():
+        principal = json.dumps({"user_id": user_id})
+        conn.execute("select set_config('app.principal', %s, true)", (principal,))
+        key = conn.execute("select key from api.issue_key(%s, 'laptop')", (team,)).fetchone()[0]
+    return user_id, key
 
 
 def sign_in(base_url: str, email: str, password: str = STRONG_PASSWORD) -> dict:

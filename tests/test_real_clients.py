@@ -1,19 +1,24 @@
 """The clients people run, against the gateway and its mock provider: Claude Code
 (`claude -p`) through /anthropic and Codex (`codex exec`) through the Responses API,
-both finishing their work (tools included) and recorded as one session each.
+both finishing their work (tools included) and recorded as one session each; and Claude
+Code with the HTTP hooks `aigw hooks print` configures, reporting that session.
 
 They run whenever Node.js is present; tests/clients.py installs both from npm once, into
 a cache outside the checkout.
 """
 
+import json
 import os
 import subprocess
 import textwrap
 import time
+import uuid
 
 import pytest
 
 from tests import clients
+from tests.helpers import AIGW, personal_key
+from tests.test_hooks import every_row_holding, hook_rows
 
 CLIENT_TIMEOUT_S = 120
 
@@ -48,11 +53,14 @@ def events_of(gateway, endpoint: str, count: int, timeout: float = 10) -> list:
         time.sleep(0.05)
 
 
-def claude(installed, gateway, tmp_path, *args: str) -> subprocess.CompletedProcess:
+def claude(
+    installed, gateway, tmp_path, *args: str, key: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     env = {
+        **(env or {}),
         "HOME": str(tmp_path),  # a fresh configuration: no login, no settings
         "ANTHROPIC_BASE_URL": f"{gateway.url}/anthropic",
-        "ANTHROPIC_API_KEY": gateway.key,
+        "ANTHROPIC_API_KEY": key or gateway.key,
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
@@ -127,3 +135,38 @@ def test_codex_runs_a_command_and_finishes(installed, gateway, tmp_path):
     events = events_of(gateway, "/v1/responses", 2)
     assert [e.tool_calls for e in events][-2:] == [1, 0]
     assert len({e.session_id for e in events}) == 1
+
+
+def test_claude_code_reports_its_session_through_the_printed_hooks(installed, gateway, tmp_path):
+    user_id, key = personal_key(gateway.db, "dev@example.com")
+    printed = subprocess.run(
+        [*AIGW, "hooks", "print", "--url", gateway.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    settings = tmp_path / "hooks-settings.json"
+    settings.write_text(printed.stdout)
+    marker = "zq" + uuid.uuid4().hex  # in the prompt: it must reach no table
+    done = claude(
+        installed,
+        gateway,
+        tmp_path,
+        f"Say hello {marker}",
+        "--settings",
+        str(settings),
+        key=key,
+        env={"AIGW_API_KEY": key},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"You said: Say hello {marker}" in done.stdout
+    (session,) = {e.session_id for e in events_of(gateway, "/anthropic/v1/messages", 1)}
+    deadline = time.monotonic() + 15
+    while not {"SessionStart", "UserPromptSubmit", "Stop"} <= {r[2] for r in hook_rows(gateway.db)}:
+        assert time.monotonic() < deadline, [r[2:] for r in hook_rows(gateway.db)]
+        time.sleep(0.1)
+    rows = hook_rows(gateway.db)
+    # Claude Code's own session id on its hooks and on its model calls: one session.
+    assert {(r[0], r[1]) for r in rows} == {(user_id, session)}, json.dumps(rows)
+    assert every_row_holding(gateway.db.admin, marker) == []

@@ -157,9 +157,13 @@ class PostgresQueueTransport(_CopyTransport):
 
 
 def as_json(event: dict) -> str:
-    # orjson: a fifth of the stdlib's cost per event on the hot path's writer, and a NaN
-    # becomes null (jsonb refuses NaN) instead of an unrecordable batch
-    return orjson.dumps(event).decode()
+    # orjson: a fifth of the stdlib's cost per event on the writer. It refuses text that is
+    # not UTF-8 (a lone surrogate); the stdlib escapes it, and the database's refusal of
+    # the batch then has the writer scrub the event (writer.py) rather than lose it.
+    try:
+        return orjson.dumps(event).decode()
+    except TypeError:
+        return json.dumps(event, separators=(",", ":"))
 
 
 def to_message(event: dict):

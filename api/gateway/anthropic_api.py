@@ -61,6 +61,7 @@ async def admit_message(request: Request, gw: Gateway, admission: Admission) -> 
     gw.authorize(admission, "inference")  # messages and count_tokens alike
     body = await json_body(request, admission)
     gw.read_session(admission, body)
+    gw.read_signals(request, admission, body, "anthropic")
     validation.anthropic_messages(body.get("messages"), body.get("system"))
     gw.resolve_model(admission, body.get("model"))
     # Counting tokens sends the text to the provider too: the same input rules apply.

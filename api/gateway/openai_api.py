@@ -76,6 +76,7 @@ async def chat_completions(request: Request) -> Response:
         gw.authorize(admission, "inference")
         body = await json_body(request, admission)
         gw.read_session(admission, body)
+        gw.read_signals(request, admission, body, "openai")
         validation.openai_messages(body.get("messages"))
         model = gw.resolve_model(admission, body.get("model"))
         validation.openai_parameters(body, model, gw.registry.max_output_tokens.get(model))
@@ -194,6 +195,7 @@ async def embeddings(request: Request) -> Response:
         await gw.authenticate(request, admission)
         gw.authorize(admission, "embeddings")
         body = await json_body(request, admission)
+        gw.read_signals(request, admission, body, None)  # tags only
         inputs = body.get("input")
         if not inputs or not isinstance(inputs, str | list):
             raise errors.bad_request("'input' must be a string or an array.")

@@ -138,6 +138,7 @@ async def create_response(request: Request) -> Response:
         gw.authorize(admission, "inference")
         body = await json_body(request, admission)
         gw.read_session(admission, body)
+        gw.read_signals(request, admission, body, "responses")
         model = gw.resolve_model(admission, body.get("model"))
         validation.responses_request(body, model, gw.registry.max_output_tokens.get(model))
         admission.stream = bool(body.get("stream"))

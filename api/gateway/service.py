@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from api import json_input
 from api.cache import replay
 from api.cache.store import CachePlan, ResponseCache
-from api.gateway import errors
+from api.gateway import errors, signals
 from api.gateway.accounting import EventSink, RequestEvent, clean_text
 from api.gateway.bounds import Bound
 from api.gateway.budgets import BudgetLeases, Hold
@@ -165,6 +165,11 @@ class Admission:
     # team's output rules, which the answer is judged by (None: it has none).
     verdicts: list[dict] = field(default_factory=list)
     output_rules: StageRules | None = None
+    # What classification and per-PR cost need (api/gateway/signals.py)
+    message_count: int | None = None
+    last_turn_tool_result: bool | None = None
+    tools_offered: int | None = None
+    tags: str | None = None  # a JSON object of strings
 
 
 class Gateway:
@@ -223,6 +228,14 @@ class Gateway:
             admission.session_id = bounded(session)
         elif isinstance(user := metadata.get("user_id"), str):
             admission.session_id = claude_code_session(user)
+
+    @staticmethod
+    def read_signals(
+        request: Request, admission: Admission, body: dict, dialect: str | None
+    ) -> None:
+        """Message count, last turn, tools offered and tags (api/gateway/signals.py);
+        raises GatewayError (400) for tags out of bounds."""
+        signals.read(admission, body, request.headers.get(signals.TAGS_HEADER), dialect)
 
     async def authenticate(self, request: Request, admission: Admission) -> Principal:
         key = presented_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
@@ -406,6 +419,10 @@ class Gateway:
             client=admission.client,
             client_disconnected=disconnected,
             cache=admission.cache_status,
+            message_count=admission.message_count,
+            last_turn_tool_result=admission.last_turn_tool_result,
+            tools_offered=admission.tools_offered,
+            tags=admission.tags,
         )
         if admission.verdicts:
             event.guardrail_action, event.guardrail_verdicts = event_fields(admission.verdicts)
