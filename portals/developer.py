@@ -1,13 +1,17 @@
 """The developer portal: /portal (your keys and your teams' keys: create, revoke) and
-/portal/setup (the lines that point Claude Code, Codex and the SDKs at this gateway).
+/portal/setup (the lines that point Claude Code, Codex and the SDKs at this gateway, and
+Claude Code's hooks block, which reports its sessions for classification).
 
 A developer's key is issued by the same api.issue_key as a team admin's: the database
 makes it personal for a developer and refuses a team the user is not in.
 """
 
+import json
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.hooks import settings as hook_settings
 from portals import admin_pages
 from portals.web import Form, Pages, PageUser, render
 
@@ -42,4 +46,13 @@ def gateway_url(request: Request) -> str:
 
 @pages.get("/portal/setup")
 async def setup(request: Request, user: PageUser) -> Response:
-    return render(request, "portal/setup.html", user, base=gateway_url(request))
+    base = gateway_url(request)
+    hooks = json.dumps(hook_settings.settings_block(base), indent=2)
+    return render(
+        request,
+        "portal/setup.html",
+        user,
+        base=base,
+        hooks=hooks,
+        key_variable=hook_settings.KEY_VARIABLE,
+    )
