@@ -119,7 +119,7 @@ async def change_submit(request: Request, user: PageUser, form: Form) -> Respons
         raise FormError("The two new passwords differ.")
     # The same checks as POST /auth/change-password: current password (throttled like a
     # login), the policy, then every session of the user ends.
-    cleared = await login.change_password(
+    await login.change_password(
         login.ChangePasswordRequest(current_password=current, new_password=new),
         request,
         user.session,
@@ -129,9 +129,8 @@ async def change_submit(request: Request, user: PageUser, form: Form) -> Respons
         request, session, user.session.user_id, stay=form.flag("stay_signed_in"), method="password"
     )
     next_path = safe_next(form.get("next", "next", required=False, max_length=2048))
-    target = see_other(request, next_path, "Password changed.")
-    with_cookies(cleared, target)
-    return with_cookies(session, target)
+    # The new session's cookie replaces the old one (which change_password ended).
+    return with_cookies(session, see_other(request, next_path, "Password changed."))
 
 
 async def accept_view(

@@ -37,7 +37,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.staticfiles import StaticFiles
 
 from api import errors
-from api.auth.deps import SESSION_COOKIE, SessionUser, any_session_user, cookie_secure
+from api.auth.deps import (
+    SESSION_COOKIE,
+    SessionUser,
+    any_session_user,
+    cookie_secure,
+    presented_token,
+)
 from api.auth.errors import ApiProblem
 from api.auth.sso_state import safe_next
 from api.database import principal_transaction
@@ -207,7 +213,9 @@ def session_csrf(session_token: str) -> str:
 
 async def signed_in(request: Request) -> PageUser | None:
     token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    # Pages know the cookie's session only: a bearer token sent beside it (a script's)
+    # must not become the user whose CSRF token is the cookie's.
+    if not token or presented_token(request) != token:
         return None
     try:
         session = await any_session_user(request)

@@ -433,3 +433,45 @@ def test_an_unknown_page_is_a_page_saying_so(gateway, admin):
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
         assert "There is no such page." in response.text
+
+
+def test_a_developer_creates_and_revokes_a_personal_key_in_the_portal(gateway):
+    create_user(gateway.db.admin, "dev@example.com", roles=(("developer", None),), teams=("t1",))
+    with browser(gateway.url) as client:
+        sign_in_form(client, "dev@example.com", STRONG_PASSWORD)
+        page = client.get("/portal")
+        assert page.status_code == 200
+        created = client.post(
+            "/portal/keys", data={"csrf": csrf_of(page.text), "team": "t1", "name": "laptop"}
+        )
+        assert created.status_code == 200
+        assert re.search(r'value="sk-aigw-[0-9A-Za-z]{36}"', created.text)
+        rows = operator_call(
+            gateway.db.admin,
+            "select id, owner_email, status from api.list_keys('t1') where name = 'laptop'",
+        )
+        assert [(email, status) for _, email, status in rows] == [("dev@example.com", "active")]
+        listed = client.get("/portal").text
+        # their own key has a revoke button; the team's key (not theirs) has none
+        assert listed.count('action="/portal/keys/revoke"') == 1
+        revoked = client.post(
+            "/portal/keys/revoke", data={"csrf": csrf_of(listed), "id": str(rows[0][0])}
+        )
+        assert revoked.status_code == 303
+        status = operator_call(
+            gateway.db.admin, "select status from api.list_keys('t1') where name = 'laptop'"
+        )
+        assert status == [("revoked",)]
+        # someone else's key: the database refuses, the page says so
+        refused = client.post(
+            "/portal/keys/revoke", data={"csrf": csrf_of(listed), "id": gateway.key_id}
+        )
+        assert refused.status_code in (403, 404)
+        assert "error" in refused.text
+
+
+def test_the_setup_tab_fills_in_this_gateway(gateway, admin):
+    page = admin.get("/portal/setup").text
+    assert f"ANTHROPIC_BASE_URL={gateway.url}/anthropic" in page
+    assert f"base_url = &#34;{gateway.url}/v1&#34;" in page
+    assert f"{gateway.url}/hooks/claude-code" in page

@@ -6,8 +6,10 @@ Run alone: `.venv/bin/pytest tests/test_portal_browser.py` (chromium comes from 
 tests/browser.py).
 """
 
+import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 from openai import OpenAI
@@ -217,4 +219,27 @@ def test_every_page_passes_axe_and_fits_at_200_percent_zoom(chromium_browser, po
     assert problems == {}
     assert time.monotonic() - started < 60
     assert re.search(r"ANTHROPIC_BASE_URL=http://127\.0\.0\.1:\d+/anthropic", page.content())
+    context.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AIGW_SCREENSHOTS"),
+    reason="writes the README's screenshots: AIGW_SCREENSHOTS=docs/screenshots",
+)
+def test_screenshots_of_every_page(chromium_browser, portal):
+    """Regenerates docs/screenshots/ (see README, Portals)."""
+    url, first_run, db = portal
+    create_user(db.admin, "ops@example.com", roles=(("platform_admin", None),), teams=("demo",))
+    target = Path(os.environ["AIGW_SCREENSHOTS"])
+    target.mkdir(parents=True, exist_ok=True)
+    context = chromium_browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto("/login")
+    page.screenshot(path=target / "login.png", full_page=True)
+    sign_in(page, "ops@example.com", STRONG_PASSWORD)
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    for path in (*ADMIN_PAGES, *PORTAL_PAGES):
+        page.goto(path)
+        name = path.strip("/").replace("/", "-") or "root"
+        page.screenshot(path=target / f"{name}.png", full_page=True)
     context.close()
