@@ -473,5 +473,5 @@ def test_a_developer_creates_and_revokes_a_personal_key_in_the_portal(gateway):
 def test_the_setup_tab_fills_in_this_gateway(gateway, admin):
     page = admin.get("/portal/setup").text
     assert f"ANTHROPIC_BASE_URL={gateway.url}/anthropic" in page
-    assert f"base_url = &#34;{gateway.url}/v1&#34;" in page
+    assert f'base_url = "{gateway.url}/v1"' in page
     assert f"{gateway.url}/hooks/claude-code" in page
