@@ -238,6 +238,14 @@ def test_screenshots_of_every_page(chromium_browser, portal):
     page.screenshot(path=target / "login.png", full_page=True)
     sign_in(page, "ops@example.com", STRONG_PASSWORD)
     page.get_by_role("heading", name="Dashboard").wait_for()
+    # a request on the Dashboard, from the key `aigw up` printed
+    OpenAI(base_url=f"{url}/v1", api_key=first_run.api_key, max_retries=0).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Hello"}]
+    )
+    page.goto("/admin")
+    playwright_api.expect(page.locator("[data-figure=requests]")).to_have_text(
+        "1", timeout=EVENT_TIMEOUT_MS
+    )
     for path in (*ADMIN_PAGES, *PORTAL_PAGES):
         page.goto(path)
         name = path.strip("/").replace("/", "-") or "root"
