@@ -475,3 +475,19 @@ def test_the_setup_tab_fills_in_this_gateway(gateway, admin):
     assert f"ANTHROPIC_BASE_URL={gateway.url}/anthropic" in page
     assert f'base_url = "{gateway.url}/v1"' in page
     assert f"{gateway.url}/hooks/claude-code" in page
+
+
+def test_a_team_the_user_may_not_see_is_not_found_and_nothing_changes(gateway):
+    operator_call(gateway.db.admin, "select api.create_team('t2')")
+    create_user(gateway.db.admin, "lead@example.com", roles=(("team_admin", "t2"),))
+    with browser(gateway.url) as client:
+        sign_in_form(client, "lead@example.com", STRONG_PASSWORD)
+        token = csrf_of(client.get("/admin/teams").text)
+        response = client.post(
+            "/admin/teams/spend-limit",
+            data={"csrf": token, "team": "t1", "period": "day", "hard_limit_usd": "5"},
+        )
+        assert response.status_code == 404
+        assert "not found" in response.text.lower()
+        assert "<td>t1</td>" not in response.text  # the page shown again is still theirs
+    assert operator_call(gateway.db.admin, "select count(*) from api.list_budgets('t1')") == [(0,)]
