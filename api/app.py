@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+import portals
 from api import admin, auth, dialects, errors, registry_sync
 from api.auth import oidc
 from api.auth.errors import ApiProblem
@@ -250,6 +251,8 @@ def create_app(
     app.include_router(anthropic_api.probe)
     app.include_router(admin.router)
     app.include_router(claude_code_hooks.router)
+    # The portals' pages, at the same paths for browsers (see portals/__init__.py)
+    portals.install(app)
 
     @app.get(
         "/metrics",

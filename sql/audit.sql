@@ -267,6 +267,34 @@ comment on function api.list_audit_events(integer, bigint, text, uuid) is
     'filter by action or dotted action prefix and by actor. Example: '
     'select * from api.list_audit_events(50, null, ''iam.api_keys'');';
 
+-- The admin portal's Audit Log page shows whether the chain holds: these are the columns
+-- api/audit.py hashes, in the text it hashes (the same expression as its CHAIN_QUERY), and
+-- the gateway recomputes every hash with hashlib. `aigw audit verify` stays the
+-- independent check: it reads the table itself, trusting no stored function.
+create function api.audit_chain()
+returns table (id bigint, prev_hash bytea, hash bytea, canonical text)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform iam.require_authenticated();
+    if not iam.is_platform_admin() then
+        raise exception 'only platform admins and operators read the audit log'
+            using errcode = 'AIG03';
+    end if;
+    return query
+        select e.id, e.prev_hash, e.hash,
+               jsonb_build_array(
+                   e.id, (extract(epoch from e.at) * 1000000)::bigint, e.actor_user_id,
+                   e.actor_login, e.action, e.target_type, e.target_id, e.detail)::text
+          from audit.events e
+         order by e.id;
+end
+$$;
+comment on function api.audit_chain() is
+    'Every audit row''s id, previous hash, hash and canonical text, in order (platform '
+    'admins and operators): what a client needs to recompute the chain.';
+
 set local role aigw_internal;
 
 -- Sign-in outcomes decided in the services (an OIDC callback refused, a wrong password):

@@ -99,6 +99,31 @@ $$;
 comment on function api.list_request_events(text, timestamptz, integer) is
     'The newest request events since p_since, of the teams the caller may see.';
 
+-- The admin Dashboard's figures in one row, counted where the events are (the page must
+-- stay fast with millions of them: one indexed range scan, never a list to add up).
+create function api.request_summary(p_since timestamptz default now() - interval '1 day')
+returns table (requests bigint, errors bigint, cost_usd numeric, saved_usd numeric,
+               cache_hits bigint, cache_misses bigint, input_tokens bigint,
+               output_tokens bigint, p95_latency_ms double precision)
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select count(*),
+           count(*) filter (where r.status >= 400),
+           coalesce(sum(r.cost_usd), 0),
+           coalesce(sum(r.saved_usd), 0),
+           count(*) filter (where r.cache like 'hit%'),
+           count(*) filter (where r.cache = 'miss'),
+           coalesce(sum(r.input_tokens), 0)::bigint,
+           coalesce(sum(r.output_tokens), 0)::bigint,
+           percentile_cont(0.95) within group (order by r.latency_ms)
+      from events.requests r
+     where r.started_at >= p_since
+$$;
+comment on function api.request_summary(timestamptz) is
+    'Requests since p_since of the teams the caller may see: count, errors (status >= 400), '
+    'cost and cache savings (USD), cache hits and misses, tokens, p95 latency (ms).';
+
 -- The monthly partitions of events.requests (revision 0021), created ahead of need by
 -- api.create_event_partitions: the gateway calls it at start and daily
 -- (jobs/event_partitions.py), operators may (`select api.create_event_partitions(3)`;

@@ -138,8 +138,8 @@ def test_codex_runs_a_command_and_finishes(installed, gateway, tmp_path):
     assert len({e.session_id for e in events}) == 1
 
 
-def test_claude_code_reports_its_session_through_the_printed_hooks(installed, gateway, tmp_path):
-    user_id, key = personal_key(gateway.db, "dev@example.com")
+def hooks_settings(gateway, tmp_path):
+    """A settings file holding the hooks block `aigw hooks print` prints for the gateway."""
     printed = subprocess.run(
         [*AIGW, "hooks", "print", "--url", gateway.url],
         capture_output=True,
@@ -149,6 +149,12 @@ def test_claude_code_reports_its_session_through_the_printed_hooks(installed, ga
     )
     settings = tmp_path / "hooks-settings.json"
     settings.write_text(printed.stdout)
+    return settings
+
+
+def test_claude_code_reports_its_session_through_the_printed_hooks(installed, gateway, tmp_path):
+    user_id, key = personal_key(gateway.db, "dev@example.com")
+    settings = hooks_settings(gateway, tmp_path)
     marker = "zq" + uuid.uuid4().hex  # in the prompt: it must reach no table
     done = claude(
         installed,
@@ -184,15 +190,7 @@ def test_a_headless_claude_code_run_classifies_as_autonomous(installed, gateway,
     from tests.helpers import operator_call
 
     user_id, key = personal_key(gateway.db, "headless@example.com")
-    printed = subprocess.run(
-        [*AIGW, "hooks", "print", "--url", gateway.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    settings = tmp_path / "hooks-settings.json"
-    settings.write_text(printed.stdout)
+    settings = hooks_settings(gateway, tmp_path)
     done = claude(
         installed,
         gateway,
