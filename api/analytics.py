@@ -229,7 +229,7 @@ def _read_results(path: Path) -> list[NodeResult]:
         parts = unique_id.split(".")
         nodes.append(
             NodeResult(
-                name=parts[-1] if parts else unique_id,
+                name=_node_name(parts) if parts else unique_id,
                 resource_type=parts[0] if parts else "",
                 status=str(r.get("status")),
                 elapsed_s=float(r.get("execution_time") or 0),
@@ -237,3 +237,18 @@ def _read_results(path: Path) -> list[NodeResult]:
             )
         )
     return nodes
+
+
+def _node_name(parts: list[str]) -> str:
+    """The readable name of a node from its unique_id's parts.
+
+    A model is `model.aigw.sessions`; a generic data test is
+    `test.aigw.unique_stg_events__requests_request_id.1a2b3c4d5e`, whose last part is a
+    hash of its arguments that says nothing about what was slow or what failed. A unit
+    test is `unit_test.aigw.<model>.<test name>`: both parts say something.
+    """
+    if parts[0] == "test" and len(parts) >= 4:
+        return parts[2]
+    if parts[0] == "unit_test" and len(parts) >= 4:
+        return ".".join(parts[2:])
+    return parts[-1]

@@ -146,9 +146,17 @@ comment on function api.leaderboard_opt_in() is
 -- Aggregates over a team (cache, model insights, team scores, laggards) are for the
 -- team's managers only: a member could otherwise subtract themselves from a total.
 -- Until the first `aigw analytics run` the marts do not exist: the readers say so.
+-- Each reader plans its query for the caller at hand (plan_cache_mode
+-- force_custom_plan): a plan cached for any caller cannot tell from
+-- `v_all or team_id = any (v_teams) or user_id = v_me` which index serves it, and after a
+-- few calls PL/pgSQL would switch to such a generic plan, a scan of the whole mart for a
+-- team admin or a developer who needs a few rows. Planning anew costs well under a
+-- millisecond.
 -- ---------------------------------------------------------------------------
 
-create function api.analytics_daily_cost(p_from date default null, p_to date default null)
+create function api.analytics_daily_cost(
+    p_from date default null, p_to date default null, p_limit integer default 10000
+)
 returns table (
     usage_day date, team_id uuid, area_id uuid, key_id uuid, user_id uuid,
     service_account_id uuid, model_served text, deployment text, tags jsonb,
@@ -157,6 +165,7 @@ returns table (
     list_cost_usd numeric, saved_usd numeric)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -174,24 +183,28 @@ begin
          where c.usage_day >= coalesce(p_from, current_date - 30)
            and c.usage_day <= coalesce(p_to, current_date)
            and (v_all or c.team_id = any (v_teams) or (v_me is not null and c.user_id = v_me))
-         order by c.usage_day, c.team_id, c.cost_usd desc;
+         order by c.usage_day, c.team_id, c.cost_usd desc
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
 exception when undefined_table then
     raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
         hint = 'Build them with: aigw analytics run';
 end
 $$;
-comment on function api.analytics_daily_cost(date, date) is
-    'Daily cost rows (UTC days p_from..p_to, default the last 30) the caller may see: '
+comment on function api.analytics_daily_cost(date, date, integer) is
+    'Daily cost rows (UTC days p_from..p_to, default the last 30) the caller may see, at '
+    'most p_limit (default 10,000, at most 100,000): '
     'per team, key, principal, model, deployment and tag set. '
     'Example: select * from api.analytics_daily_cost(current_date - 7);';
 
 create function api.analytics_cost_by(
-    p_dimension text, p_from date default null, p_to date default null
+    p_dimension text, p_from date default null, p_to date default null,
+    p_limit integer default 10000
 ) returns table (
     usage_day date, team_id uuid, dimension_value text, request_count bigint,
     input_tokens bigint, output_tokens bigint, cost_usd numeric, saved_usd numeric)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -208,26 +221,30 @@ begin
                             c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
           from analytics.daily_cost_by_team c
          where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
-         order by 1, 2;
+         order by 1, 2
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'area' then
         return query select c.usage_day, null::uuid, c.area_id::text, c.request_count,
                             c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
           from analytics.daily_cost_by_area c
          where c.usage_day between v_from and v_to
            and (v_all or c.area_id = any (v_areas))
-         order by 1, 3;
+         order by 1, 3
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'model' then
         return query select c.usage_day, c.team_id, c.model_served, c.request_count,
                             c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
           from analytics.daily_cost_by_model c
          where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
-         order by 1, 2, 3;
+         order by 1, 2, 3
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'key' then
         return query select c.usage_day, c.team_id, c.key_id::text, c.request_count,
                             c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
           from analytics.daily_cost_by_key c
          where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
-         order by 1, 2, 3;
+         order by 1, 2, 3
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'user' then
         return query select c.usage_day, c.team_id,
                             coalesce(c.user_id, c.service_account_id)::text, c.request_count,
@@ -235,14 +252,16 @@ begin
           from analytics.daily_cost_by_user c
          where c.usage_day between v_from and v_to
            and (v_all or c.team_id = any (v_teams) or (v_me is not null and c.user_id = v_me))
-         order by 1, 2, 3;
+         order by 1, 2, 3
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'tag' then
         return query select c.usage_day, c.team_id, c.tag_key || '=' || c.tag_value,
                             c.request_count, c.input_tokens, c.output_tokens, c.cost_usd,
                             c.saved_usd
           from analytics.daily_cost_by_tag c
          where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
-         order by 1, 2, 3;
+         order by 1, 2, 3
+         limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     else
         raise exception 'unknown cost dimension "%"', left(p_dimension, 40) using errcode = 'AIG06',
             hint = 'One of: team, area, model, key, user, tag.';
@@ -252,10 +271,11 @@ exception when undefined_table then
         hint = 'Build them with: aigw analytics run';
 end
 $$;
-comment on function api.analytics_cost_by(text, date, date) is
+comment on function api.analytics_cost_by(text, date, date, integer) is
     'Daily cost by team, area, model, key, user or tag (key=value; a request with several '
     'tags counts under each) for the teams the caller manages (areas: area owners; users: '
-    'also your own rows). Example: select * from api.analytics_cost_by(''model'');';
+    'also your own rows); at most p_limit rows (default 10,000, at most 100,000). '
+    'Example: select * from api.analytics_cost_by(''model'');';
 
 create function api.analytics_cache_savings(p_from date default null, p_to date default null)
 returns table (
@@ -264,6 +284,7 @@ returns table (
     cost_usd numeric, savings_share numeric)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -296,6 +317,7 @@ returns table (
     most_common_error_type text)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -332,6 +354,7 @@ create function api.analytics_sessions(
     permission_mode text, session_class text, cost_usd numeric)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -360,13 +383,15 @@ comment on function api.analytics_sessions(timestamptz, integer) is
     'autonomous: the caller''s own, and all of the teams they manage.';
 
 create function api.analytics_weekly_transformation(
-    p_level text default 'developer', p_weeks integer default 8
+    p_level text default 'developer', p_weeks integer default 8,
+    p_limit integer default 10000
 ) returns table (
     week_start date, team_id uuid, user_id uuid, session_count bigint,
     interactive_session_count bigint, agentic_session_count bigint,
     autonomous_session_count bigint, agentic_share double precision, agentic_score integer)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -385,7 +410,8 @@ begin
               from analytics.weekly_transformation_by_developer d
              where d.week_start >= v_since
                and (v_all or d.team_id = any (v_teams) or (v_me is not null and d.user_id = v_me))
-             order by 1, 2, d.agentic_score desc;
+             order by 1, 2, d.agentic_score desc
+             limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_level = 'team' then
         return query
             select t.week_start, t.team_id, null::uuid, t.session_count,
@@ -393,7 +419,8 @@ begin
                    t.autonomous_session_count, t.agentic_share, t.agentic_score
               from analytics.weekly_transformation_by_team t
              where t.week_start >= v_since and (v_all or t.team_id = any (v_teams))
-             order by 1, 2;
+             order by 1, 2
+             limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     else
         raise exception 'unknown level "%"', left(p_level, 40) using errcode = 'AIG06',
             hint = 'One of: developer, team.';
@@ -403,7 +430,7 @@ exception when undefined_table then
         hint = 'Build them with: aigw analytics run';
 end
 $$;
-comment on function api.analytics_weekly_transformation(text, integer) is
+comment on function api.analytics_weekly_transformation(text, integer, integer) is
     'Weekly sessions by class and the agentic score (0-100), per developer (yours, and the '
     'developers of the teams you manage) or per team (teams you manage), last p_weeks weeks.';
 
@@ -414,6 +441,7 @@ create function api.leaderboard(
     session_count bigint, is_me boolean)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -465,6 +493,7 @@ returns table (user_id uuid, team_id uuid, achievement text, earned_at timestamp
                is_me boolean)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -494,6 +523,7 @@ returns table (team_id uuid, session_count bigint, agentic_share double precisio
                is_laggard boolean)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare
@@ -519,6 +549,7 @@ comment on function api.analytics_laggards() is
 create function api.authorize_classification() returns void
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 begin
     perform iam.require_authenticated();
@@ -537,6 +568,7 @@ create function api.analytics_session_classes(p_since timestamptz default null)
 returns table (session_class text, session_count bigint)
 language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
+set plan_cache_mode = force_custom_plan
 as $$
 #variable_conflict use_column
 declare

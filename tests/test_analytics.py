@@ -526,3 +526,69 @@ def test_before_the_first_build_the_readers_say_how_to_build(db):
         conn.execute("select * from api.analytics_daily_cost()")
     assert error.value.sqlstate == "AIG04"
     assert error.value.diag.message_hint == "Build them with: aigw analytics run"
+
+
+SESSION_COLUMNS = (
+    "session_id_hash, session_key, session_id, key_id, team_id, user_id, service_account_id, "
+    "started_at, ended_at, usage_day, week_start, request_count, human_prompt_count, "
+    "tool_result_turn_count, tool_call_count, max_tools_offered, tool_result_share, "
+    "calls_per_prompt, median_gap_seconds, permission_mode, is_hook_reported, "
+    "is_permission_bypassed, is_agent_driven, is_unattended, session_class, main_model, "
+    "client, cost_usd, input_tokens, output_tokens"
+)
+
+
+def test_incremental_sessions_equal_a_full_refresh(built):
+    """Sessions that new and late requests continue, join or start, built incrementally
+    (only the sessions that may have changed), are those a full rebuild finds."""
+    w = built.world
+    sessions = f"select {SESSION_COLUMNS} from analytics.sessions order by session_key"
+    # the newest unnamed session and the newest named one, both within the lookback window
+    key, ended = built.admin(
+        "select key_id::text, ended_at from analytics.sessions where session_id is null "
+        "order by ended_at desc limit 1"
+    )[0]
+    named_key, named_id, named_end = built.admin(
+        "select key_id::text, session_id, ended_at from analytics.sessions "
+        "where session_id is not null and is_hook_reported order by ended_at desc limit 1"
+    )[0]
+    log = EventLog(built.db.admin, w, seed=123)
+    # continues the unnamed session (within the idle gap); another, 40 minutes on, starts
+    # its own; a request and a hook continue the named one; a new chat elsewhere
+    log.request(key, ended + timedelta(minutes=10), client="openai-python")
+    log.request(key, ended + timedelta(minutes=50), client="openai-python")
+    log.request(named_key, named_end + timedelta(minutes=3), session_id=named_id,
+                tool_result=True, tool_calls=1)  # fmt: skip
+    log.hook(named_key, named_id, named_end + timedelta(minutes=4), "UserPromptSubmit")
+    log.chat(w.keys["dev_s1-key"], datetime.now(UTC) - timedelta(minutes=90))
+    log.write()
+    first = analytics.build(built.db.admin, work_dir=built.work_dir)
+    assert first.ok, "\n".join(first.output_tail[-40:])
+    (count,) = built.admin(
+        "select request_count from analytics.sessions where session_id is null "
+        "and key_id = %s and ended_at = %s",
+        (key, ended + timedelta(minutes=10)),
+    )[0]
+    assert count >= 2  # the continued session, under its old key
+    later = "select 1 from analytics.sessions where key_id = %s and started_at = %s"
+    assert built.admin(later, (key, ended + timedelta(minutes=50)))
+    # a late request between the two joins them: the later one's row goes
+    log.request(key, ended + timedelta(minutes=30), client="openai-python")
+    log.write()
+    second = analytics.build(built.db.admin, work_dir=built.work_dir)
+    assert second.ok, "\n".join(second.output_tail[-40:])
+    assert not built.admin(later, (key, ended + timedelta(minutes=50)))
+    incremental = built.admin(sessions)
+    # the incremental build checked only the log's recent rows (macros/test_window.sql)
+    assert "where started_at >= (now()" in _compiled_test(built, "unique_stg_events__requests")
+
+    full = analytics.build(built.db.admin, work_dir=built.work_dir, full_refresh=True)
+    assert full.ok, "\n".join(full.output_tail[-40:])
+    assert incremental == built.admin(sessions)
+    # the full refresh checked the whole log
+    assert "where started_at" not in _compiled_test(built, "unique_stg_events__requests")
+
+
+def _compiled_test(built, name: str) -> str:
+    (path,) = (built.work_dir / "target" / "compiled").rglob(f"{name}*.sql")
+    return path.read_text()

@@ -5,6 +5,7 @@
     indexes=[
         {'columns': ['daily_cache_savings_id'], 'unique': True},
         {'columns': ['team_id', 'usage_day']},
+        {'columns': ['usage_day']},
     ],
 ) }}
 

@@ -5,6 +5,7 @@
     indexes=[
         {'columns': ['daily_cost_by_area_id'], 'unique': True},
         {'columns': ['area_id', 'usage_day']},
+        {'columns': ['usage_day']},
     ],
 ) }}
 

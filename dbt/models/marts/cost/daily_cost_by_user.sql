@@ -5,6 +5,8 @@
     indexes=[
         {'columns': ['daily_cost_by_user_id'], 'unique': True},
         {'columns': ['team_id', 'usage_day']},
+        {'columns': ['usage_day']},
+        {'columns': ['user_id', 'usage_day']},
     ],
 ) }}
 

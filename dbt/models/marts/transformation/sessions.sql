@@ -1,12 +1,24 @@
 {{ config(
+    materialized='incremental',
+    incremental_strategy='merge',
+    unique_key='session_key',
+    on_schema_change='append_new_columns',
     indexes=[
+        {'columns': ['session_key'], 'unique': True},
         {'columns': ['team_id', 'started_at']},
         {'columns': ['user_id', 'started_at']},
+        {'columns': ['ended_at']},
+    ],
+    post_hook=[
+        "{{ delete_superseded_sessions() }}",
     ],
 ) }}
 
--- Every session, classified. Rebuilt whole: a session's class depends on all of its
--- requests and hooks, which may straddle any window.
+-- Every session, classified. Incremental: the int_ views hold, on an incremental build,
+-- only the sessions that may have changed, each whole (macros/session_window.sql); they
+-- are merged on session_key. An unnamed session that new or late requests join to
+-- another one is recomputed under the earlier one's key; the post-hook deletes the row it
+-- had on its own.
 select
     {{ surrogate_key(['session_key']) }} as session_id_hash,
     session_key,
