@@ -35,6 +35,33 @@ class Embedder(Protocol):
     async def embed(self, text: str) -> list[float]: ...
 
 
+_model_lock = threading.Lock()
+_model: tuple | None = None
+
+
+def shared_model():
+    """The tokenizer and ONNX session, loaded once per process: each app (tests start
+    hundreds in one process) would otherwise hold a copy of its own, and an
+    onnxruntime session is thread-safe, so one serves them all."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            session = onnxruntime.InferenceSession(
+                str(model_path()), options, providers=["CPUExecutionProvider"]
+            )
+            _model = (tokenizer, session)
+        return _model
+
+
 class LocalEmbedder:
     name = "local:paraphrase-MiniLM-L3-v2"
 
@@ -48,21 +75,8 @@ class LocalEmbedder:
 
     def load(self) -> None:
         with self._load_lock:
-            if self._session is not None:
-                return
-            import onnxruntime
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
-            tokenizer.no_padding()
-            tokenizer.no_truncation()
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            self._tokenizer = tokenizer
-            self._session = onnxruntime.InferenceSession(
-                str(model_path()), options, providers=["CPUExecutionProvider"]
-            )
+            if self._session is None:
+                self._tokenizer, self._session = shared_model()
 
     def embed_sync(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text; TooLong if a text exceeds the window."""
