@@ -58,7 +58,6 @@ log = logging.getLogger("aigw.app")
 HEALTH_TIMEOUT_SECONDS = 2.0
 DATABASE_CONNECT_TIMEOUT_S = 5.0
 DATABASE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-REDIS_TIMEOUT_S = 0.5
 
 
 def create_app(
@@ -109,7 +108,9 @@ def create_app(
             await consumer.start()
         # Short timeouts: a Redis that hangs must not hold requests (see Breaker).
         app.state.redis = redis.from_url(
-            redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+            redis_url,
+            socket_timeout=settings.redis_timeout_s,
+            socket_connect_timeout=settings.redis_timeout_s,
         )
         redis_breaker = Breaker("redis")
         app.state.redis_breaker = redis_breaker

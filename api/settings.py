@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # How long a principal cached before the database went away is still served while it
     # is away (nobody can revoke a key meanwhile); teams with a budget fail closed anyway.
     auth_stale_s: float = Field(default=300.0, alias="AIGW_AUTH_STALE_S", ge=0)
+    # How long a Redis call may take before the gateway serves without Redis for a moment
+    # (rate limits on a per-process share, the exact cache bypassed).
+    redis_timeout_s: float = Field(default=0.5, gt=0, alias="AIGW_REDIS_TIMEOUT_S")
     # The bearer token a Prometheus scraper presents on /metrics; unset: this host only.
     metrics_token: str | None = Field(default=None, alias="AIGW_METRICS_TOKEN")
     # `aigw up` rebuilds the analytics marts this often (seconds; 0: never, e.g. when a

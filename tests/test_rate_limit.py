@@ -136,6 +136,31 @@ async def test_large_request_limits_are_leased_and_never_exceeded_by_the_fleet(r
         await c.aclose()
 
 
+async def test_a_single_request_near_the_limit_takes_no_lease(limiter):
+    """1,010 RPM leases 20 at a time: after 1,000 the next lease does not fit, and the
+    requests that follow are admitted one by one, exactly up to the limit."""
+    limits = [Limit("team", "odd", "requests", 1010)]
+    admitted = 0
+    for _ in range(1100):
+        decision = await limiter.acquire(limits, tokens=0, tag="odd", now_ms=T0 + 10)
+        admitted += decision.allowed
+    assert admitted == 1010
+
+
+async def test_a_fallback_mid_window_starts_from_what_this_process_was_admitted(redis_url):
+    """Redis admitted 30 of this process's requests, then went away: the process's share
+    of a 60-RPM limit over two processes is 30, and it is already spent."""
+    client = redis.from_url(redis_url)
+    limiter = RateLimiter(client, processes=2)
+    limits = [Limit("team", "fall", "requests", 60)]
+    for _ in range(30):
+        assert (await limiter.acquire(limits, tokens=0, tag="fall", now_ms=T0 + 10)).allowed
+    limiter.breaker.failed(ConnectionError("redis went away"))
+    decision = await limiter.acquire(limits, tokens=0, tag="fall", now_ms=T0 + 20)
+    assert decision.local and not decision.allowed
+    await client.aclose()
+
+
 async def test_a_small_limit_is_never_leased(limiter, redis_url):
     limits = [Limit("team", "small", "requests", 60)]
     client = redis.from_url(redis_url)

@@ -18,8 +18,9 @@ minute. With a limit of 60 the lease is 1 request, the exact behaviour; with 10,
 saves 199 of 200 round trips. Token limits are never leased: a request's cost varies.
 
 When Redis cannot be reached, each process enforces its share of every limit by itself
-(the limit divided by the number of gateway processes, AIGW_PROCESSES): the fleet as a
-whole stays near the limit, and requests keep being served.
+(the limit divided by the number of gateway processes, AIGW_PROCESSES), counting what
+Redis had already admitted for it in the window: the fleet as a whole stays near the
+limit, and requests keep being served.
 """
 
 import os
@@ -144,6 +145,12 @@ class LocalWindows:
                 self.counts[keys[2 * i]] = self.counts.get(keys[2 * i], 0) + cost
         return [allowed, retry, *remaining]
 
+    def record(self, keys: list[str], costs: list[int]) -> None:
+        """Count what Redis admitted for this process, so that a fallback in the middle
+        of a window starts from this process's own use of it, not from zero."""
+        for i, cost in enumerate(costs):
+            self.counts[keys[2 * i]] = self.counts.get(keys[2 * i], 0) + cost
+
     def adjust(self, keys: list[str], delta: int) -> None:
         for key in keys:
             self.counts[key] = max(0, self.counts.get(key, 0) + delta)
@@ -201,13 +208,16 @@ class RateLimiter:
         size = self._lease_size(limits)
         if not local:
             try:
-                allowed, retry_ms, *remaining = await self._take(keys, args, limits, size)
+                leased, (allowed, retry_ms, *remaining) = await self._take(keys, args, limits, size)
                 self.breaker.succeeded()
             except (redis.RedisError, OSError) as exc:
                 self.breaker.failed(exc)
                 local = True
             else:
-                if allowed and size > 1:
+                if allowed:
+                    costs = [size if leased else args[4 + 2 * i] for i in range(len(limits))]
+                    self.local.record(keys, costs)
+                if allowed and leased:
                     if len(self._leases) > 10_000:
                         self._leases.clear()
                     # what Redis has left once the whole lease is spent
@@ -245,17 +255,17 @@ class RateLimiter:
         smallest = min(limit.per_minute for limit in limits)
         return max(1, smallest // (LEASE_FRACTION * self.processes))
 
-    async def _take(self, keys, args, limits, size: int) -> list[int]:
+    async def _take(self, keys, args, limits, size: int) -> tuple[bool, list[int]]:
         """One Redis call: a lease of `size` requests when the limits have room for it,
-        else (near a limit) exactly this one request."""
+        else (near a limit) exactly this one request. Says whether it took the lease."""
         if size > 1:
             leased = list(args)
             for i in range(len(limits)):
                 leased[4 + 2 * i] = size
             result = await self._acquire(keys=keys, args=leased)
             if result[0]:
-                return [1, result[1], *(left + size - 1 for left in result[2:])]
-        return await self._acquire(keys=keys, args=args)
+                return True, [1, result[1], *(left + size - 1 for left in result[2:])]
+        return False, await self._acquire(keys=keys, args=args)
 
     @staticmethod
     def _from_lease(limits: Sequence[Limit], lease: list[int]) -> Decision:
