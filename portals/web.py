@@ -144,11 +144,15 @@ def _when(value) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _number(value) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
 def _json(value) -> str:
     return "" if value is None else orjson.dumps(value).decode()
 
 
-templates.filters.update(money=_money, when=_when, tojson_text=_json)
+templates.filters.update(money=_money, when=_when, number=_number, tojson_text=_json)
 
 ADMIN_NAV = (
     ("Dashboard", "/admin"),
@@ -161,6 +165,8 @@ ADMIN_NAV = (
     ("Pricing", "/admin/pricing"),
     ("Model Registry", "/admin/models"),
     ("MCP Servers", "/admin/mcp"),
+    ("Insights", "/admin/insights"),
+    ("AI Transformation", "/admin/transformation"),
     ("Audit Log", "/admin/audit"),
     ("System Health", "/admin/system"),
 )
@@ -429,7 +435,7 @@ class Pages:
                     return render(request, "error.html", user, status=status, message=message)
 
             self.router.add_api_route(
-                path, guarded(endpoint), methods=["GET"], response_class=HTMLResponse
+                path, guarded(endpoint), methods=["GET", "HEAD"], response_class=HTMLResponse
             )
             return handler
 

@@ -25,6 +25,8 @@ ADMIN_PAGES = (
     "/admin/pricing",
     "/admin/models",
     "/admin/mcp",
+    "/admin/insights",
+    "/admin/transformation",
     "/admin/audit",
     "/admin/system",
 )

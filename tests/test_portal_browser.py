@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from api import analytics
 from api.app import create_app
 from api.bootstrap import bootstrap
 from api.gateway.config import load_config
 from tests import browser as chromium
+from tests.analytics_data import EventLog, create_world
 from tests.helpers import STRONG_PASSWORD, create_user, operator_call, serving
 from tests.test_portal import ADMIN_PAGES, PORTAL_PAGES
 
@@ -68,7 +70,14 @@ def notice(page) -> str:
     return page.locator(".notice").inner_text()
 
 
-def test_first_session_of_the_bootstrap_admin(chromium_browser, portal):
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v["id"] for v in results.response["violations"] if v["impact"] in SERIOUS]
+
+
+def test_first_session_of_the_bootstrap_admin(chromium_browser, portal, tmp_path):
     url, first_run, db = portal
     context, page = new_page(chromium_browser, url)
 
@@ -145,6 +154,20 @@ def test_first_session_of_the_bootstrap_admin(chromium_browser, portal):
     figure = page.locator("[data-figure=requests]")
     playwright_api.expect(figure).to_have_text("1", timeout=EVENT_TIMEOUT_MS)
     assert page.url.endswith("/admin")  # no reload: the figures were swapped in place
+
+    # The marts' refresh (every few minutes under `aigw up`) runs now: Insights shows the
+    # request, charts and all, and passes axe like every other page.
+    result = analytics.build(db.admin, work_dir=tmp_path / "dbt")
+    assert result.ok, "\n".join(result.output_tail[-20:])
+    page.get_by_role("link", name="Insights").click()
+    assert page.locator("[data-figure=requests]").inner_text() == "1"
+    by_team = page.locator("table", has=page.get_by_role("columnheader", name="Team"))
+    assert by_team.locator("tbody td").first.inner_text() == "payments"
+    assert page.locator("figure.chart svg rect").count() >= 1
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="AI Transformation").click()
+    page.get_by_role("heading", name="Adoption, last 12 weeks").wait_for()
+    assert serious_violations(page) == []
 
     # Sign out ends the session.
     page.get_by_role("button", name="Sign out").click()
@@ -226,7 +249,7 @@ def test_every_page_passes_axe_and_fits_at_200_percent_zoom(chromium_browser, po
     not os.environ.get("AIGW_SCREENSHOTS"),
     reason="writes the README's screenshots: AIGW_SCREENSHOTS=docs/screenshots",
 )
-def test_screenshots_of_every_page(chromium_browser, portal):
+def test_screenshots_of_every_page(chromium_browser, portal, tmp_path):
     """Regenerates docs/screenshots/ (see README, Portals)."""
     url, first_run, db = portal
     create_user(db.admin, "ops@example.com", roles=(("platform_admin", None),), teams=("demo",))
@@ -246,6 +269,12 @@ def test_screenshots_of_every_page(chromium_browser, portal):
     playwright_api.expect(page.locator("[data-figure=requests]")).to_have_text(
         "1", timeout=EVENT_TIMEOUT_MS
     )
+    # Weeks of generated traffic, and the marts built over it, for the analytics pages.
+    world = create_world(db.admin, db.app)
+    log = EventLog(db.admin, world)
+    log.generate(days=60)
+    log.write()
+    assert analytics.build(db.admin, work_dir=tmp_path / "dbt").ok
     for path in (*ADMIN_PAGES, *PORTAL_PAGES):
         page.goto(path)
         name = path.strip("/").replace("/", "-") or "root"
