@@ -138,9 +138,16 @@ async def users_view(
             else []
         )
         accounts = (
-            await conn.fetch("select * from api.list_service_accounts() order by team, name")
+            await paged(
+                conn,
+                "select * from api.list_service_accounts()",
+                search=("team", "name"),
+                order="s.team, s.name",
+                query=search_text(request, "sa_q"),
+                number=page_number(request, "sa_page"),
+            )
             if user.has("team_admin")
-            else []
+            else None
         )
         teams = [r["name"] for r in await conn.fetch("select name from api.list_teams()")]
     return render(
@@ -212,6 +219,18 @@ async def grant_role(request: Request, user: PageUser, form: Form) -> Response:
     async with user.transaction(pool(request)) as conn:
         await conn.execute("select api.grant_role($1, $2, $3)", user_id, role, scope)
     return see_other(request, "/admin/users", "Role granted.")
+
+
+@pages.post("/admin/users/roles/revoke", view=users_view)
+async def revoke_role(request: Request, user: PageUser, form: Form) -> Response:
+    user_id = uuid_of(form, "id", "User")
+    grant = form.get("grant", "Role", max_length=20 + 1 + SLUG)
+    role, _, scope = grant.partition(":")
+    if role not in ROLES:
+        raise FormError("Role: not one of the roles.")
+    async with user.transaction(pool(request)) as conn:
+        await conn.execute("select api.revoke_role($1, $2, $3)", user_id, role, scope or None)
+    return see_other(request, "/admin/users", f"Role {grant} revoked.")
 
 
 @pages.post("/admin/users/service-accounts", view=users_view)

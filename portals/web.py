@@ -551,13 +551,13 @@ class Page:
         return "?" + urlencode(params)
 
 
-def page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
+def page_number(request: Request, name: str = "page") -> int:
+    raw = request.query_params.get(name, "1")
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
-def search_text(request: Request) -> str:
-    value = request.query_params.get("q", "")[:100]
+def search_text(request: Request, name: str = "q") -> str:
+    value = request.query_params.get(name, "")[:100]
     return "".join(c for c in value if c.isprintable())
 
 

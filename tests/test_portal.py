@@ -344,6 +344,41 @@ def test_lists_are_filtered_and_paginated_by_the_server(gateway, admin):
     assert "0 in all" in admin.get("/admin/areas?q=%25").text
 
 
+def test_service_accounts_are_paginated_apart_from_the_users(gateway, admin):
+    for i in range(30):
+        operator_call(
+            gateway.db.admin, "select api.create_service_account('t1', %s)", (f"bot-{i:02d}",)
+        )
+    first = admin.get("/admin/users").text
+    accounts = first.split('id="service-accounts"', 1)[1]
+    assert (
+        "30 in all · page 1 of 2" in accounts and "bot-24" in accounts and "bot-25" not in accounts
+    )
+    second = admin.get("/admin/users?sa_page=2").text.split('id="service-accounts"', 1)[1]
+    assert "bot-25" in second and "bot-00" not in second
+    filtered = admin.get("/admin/users?sa_q=bot-1").text.split('id="service-accounts"', 1)[1]
+    assert "10 in all" in filtered and "bot-21" not in filtered
+
+
+def test_a_platform_admin_revokes_a_role_on_the_users_page(gateway, admin):
+    create_user(gateway.db.admin, "lead@example.com", roles=(("team_admin", "t1"),))
+    page = admin.get("/admin/users?q=lead")
+    form = next(
+        f for f in parse(page.text).forms
+        if f["action"] == "/admin/users/roles/revoke" and f["fields"]["grant"] == "team_admin:t1"
+    )  # fmt: skip
+    done = admin.post("/admin/users/roles/revoke", data=form["fields"])
+    assert done.status_code == 303
+    assert "Role team_admin:t1 revoked." in admin.get(done.headers["location"]).text
+    roles = "select roles from api.list_users() where email = 'lead@example.com'"
+    assert operator_call(gateway.db.admin, roles) == [([],)]
+    # again: the role is gone, said on the page; a made-up role is refused before the database
+    again = admin.post("/admin/users/roles/revoke", data=form["fields"])
+    assert again.status_code == 404 and "does not hold this role" in again.text
+    bogus = admin.post("/admin/users/roles/revoke", data=form["fields"] | {"grant": "root:t1"})
+    assert bogus.status_code == 422 and "not one of the roles" in bogus.text
+
+
 def test_an_issued_key_is_shown_once_and_works(gateway, admin):
     page = admin.get("/admin/api-keys")
     response = admin.post(
