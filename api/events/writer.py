@@ -127,7 +127,13 @@ class EventWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
             self._wake.clear()
-            while self.queue or self._spooled():
+            # What is waiting goes now; after it, only full batches. The rest waits for
+            # the next wake (FLUSH_INTERVAL_S, or a full batch): a busy gateway then sends
+            # a few large batches a second instead of a stream of tiny ones, each of
+            # which would cost the same round trip and statement as a large one.
+            first = True
+            while (self.queue or self._spooled()) and (first or len(self.queue) >= BATCH_SIZE):
+                first = False
                 if not await self._send_once():
                     await asyncio.sleep(RETRY_INTERVAL_S)
                     break
