@@ -144,11 +144,15 @@ def _when(value) -> str:
     return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _count(value) -> str:
+    return "0" if value is None else f"{int(value):,}"
+
+
 def _json(value) -> str:
     return "" if value is None else orjson.dumps(value).decode()
 
 
-templates.filters.update(money=_money, when=_when, tojson_text=_json)
+templates.filters.update(money=_money, when=_when, count=_count, tojson_text=_json)
 
 ADMIN_NAV = (
     ("Dashboard", "/admin"),
