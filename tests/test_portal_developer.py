@@ -3,12 +3,14 @@ log of tests/analytics_data.py with the marts built: each developer sees their o
 pull requests, score and achievements and nobody else's; the leaderboard choice is a
 CSRF-protected form; before the first build the pages say how to build the marts."""
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 
 from api import analytics
@@ -43,12 +45,14 @@ class Site:
             assert response.status_code == 303, response.text
             yield client
 
-    def opt_in(self, persona: str) -> tuple:
-        return self.admin(
-            "select on_team_board, on_company_board from league.leaderboard_opt_ins "
-            "where user_id = %s",
-            (self.world.users[persona],),
-        )
+    def opt_in(self, persona: str) -> tuple[bool, bool]:
+        """`persona`'s choice as api.leaderboard_opt_in() tells them."""
+        with psycopg.connect(self.db.app) as conn, conn.transaction():
+            principal = json.dumps(self.world.principal(persona))
+            conn.execute("select set_config('app.principal', %s, true)", (principal,))
+            return conn.execute(
+                "select on_team_board, on_company_board from api.leaderboard_opt_in()"
+            ).fetchone()
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +176,7 @@ def test_the_transformation_page_draws_the_score_chart_and_badges(site):
 
 def test_a_developer_opts_in_and_then_appears_on_the_leaderboards(site):
     # solo never opted in: on no board, and the form says so
-    assert site.opt_in("solo") == []
+    assert site.opt_in("solo") == (False, False)
     with site.signed_in("solo") as client:
         page = client.get("/portal/transformation")
         assert "solo (you)" not in page.text
@@ -183,7 +187,7 @@ def test_a_developer_opts_in_and_then_appears_on_the_leaderboards(site):
         )
         assert posted.status_code == 303
         assert posted.headers["location"] == "/portal/transformation"
-        assert site.opt_in("solo") == [(True, True)]
+        assert site.opt_in("solo") == (True, True)
         # the boards are part of the marts: the next refresh puts solo on them
         rebuilt = analytics.build(site.db.admin, select="leaderboard", work_dir=site.work_dir)
         assert rebuilt.ok, "\n".join(rebuilt.output_tail[-40:])
@@ -202,7 +206,7 @@ def test_a_developer_opts_in_and_then_appears_on_the_leaderboards(site):
 
 def test_a_forged_or_stale_leaderboard_post_changes_nothing(site):
     before = site.opt_in("dev_n2")
-    assert before == [(False, False)]
+    assert before == (False, False)
     with site.signed_in("dev_n2") as client:
         token = csrf_of(client.get("/portal/transformation").text)
         form = {"team_board": "on", "company_board": "on"}
@@ -229,3 +233,24 @@ def test_before_the_marts_are_built_the_pages_say_how_to_build_them(gateway):
             assert NOT_BUILT in page.text, path
         # the leaderboard choice needs no mart: it is there already
         assert 'action="/portal/leaderboard"' in page.text
+
+
+def test_the_ring_and_the_weekly_chart_are_drawn_to_scale():
+    full = score_charts.ring(100)
+    assert full.dash == f"{full.circumference:.2f} {full.circumference:.2f}"
+    assert score_charts.ring(None).dash.startswith("0.00 ")
+    assert score_charts.ring(250).score == 100 and score_charts.ring(-3).score == 0
+    assert score_charts.ring(25).dash == f"{full.circumference / 4:.2f} {full.circumference:.2f}"
+    wednesday = date(2026, 12, 2)
+    weeks = score_charts.week_starts(wednesday, 3)
+    assert weeks == [date(2026, 11, 16), date(2026, 11, 23), date(2026, 11, 30)]
+    chart = score_charts.weekly_chart({date(2026, 11, 16): (7, 3)}, wednesday, 3)
+    assert chart.axis_max == 10  # 7 rounded up to 1, 2 or 5 times a power of ten
+    first, second, _ = chart.weeks
+    plot = chart.baseline - chart.top
+    assert (first.agent_height, first.interactive_height) == pytest.approx((plot * 0.7, plot * 0.3))
+    assert (second.agent_driven, second.interactive, second.agent_height) == (0, 0, 0)
+    # evenly spaced, inside the drawing, the two bars of a week side by side
+    assert second.x - first.x == pytest.approx(chart.weeks[2].x - second.x)
+    assert first.agent_x + first.bar_width < first.interactive_x
+    assert chart.weeks[2].interactive_x + chart.weeks[2].bar_width <= chart.width
