@@ -25,10 +25,10 @@ from fastapi import FastAPI
 
 def install(app: FastAPI) -> None:
     """Mount the portals on `app`: the routing middleware, the page routes, the assets."""
-    from portals import admin_pages, analytics_pages, developer, signin, web
+    from portals import admin_pages, analytics_pages, developer, developer_analytics, signin, web
 
     app.add_middleware(web.PortalRouting)
     app.mount(web.ASSETS_PATH, web.assets(), name="portal-assets")
-    for module in (signin, admin_pages, analytics_pages, developer):
+    for module in (signin, admin_pages, analytics_pages, developer, developer_analytics):
         app.include_router(module.router, prefix=web.PAGES_PREFIX, include_in_schema=False)
     app.include_router(web.not_found_router(), prefix=web.PAGES_PREFIX, include_in_schema=False)

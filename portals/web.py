@@ -148,11 +148,15 @@ def _number(value) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def _count(value) -> str:
+    return "0" if value is None else f"{int(value):,}"
+
+
 def _json(value) -> str:
     return "" if value is None else orjson.dumps(value).decode()
 
 
-templates.filters.update(money=_money, when=_when, number=_number, tojson_text=_json)
+templates.filters.update(money=_money, when=_when, number=_number, count=_count, tojson_text=_json)
 
 ADMIN_NAV = (
     ("Dashboard", "/admin"),

@@ -255,11 +255,24 @@ begin
          order by 1, 2, 3
          limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     elsif p_dimension = 'tag' then
-        return query select c.usage_day, c.team_id, c.tag_key || '=' || c.tag_value,
-                            c.request_count, c.input_tokens, c.output_tokens, c.cost_usd,
-                            c.saved_usd
+        -- The tag mart is per team, for the team's managers. A developer's own tagged
+        -- cost (a pull request's, say) in the teams they do not manage is summed from
+        -- their own daily_cost rows instead: their rows only, never their team's total.
+        return query
+        select c.usage_day, c.team_id, c.tag_key || '=' || c.tag_value,
+               c.request_count, c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
           from analytics.daily_cost_by_tag c
          where c.usage_day between v_from and v_to and (v_all or c.team_id = any (v_teams))
+        union all
+        select d.usage_day, d.team_id, t.key || '=' || t.value, sum(d.request_count)::bigint,
+               sum(d.input_tokens)::bigint, sum(d.output_tokens)::bigint, sum(d.cost_usd),
+               sum(d.saved_usd)
+          from analytics.daily_cost d
+         cross join lateral jsonb_each_text(d.tags) as t
+         where d.usage_day between v_from and v_to
+           and not v_all and v_me is not null and d.user_id = v_me
+           and not coalesce(d.team_id = any (v_teams), false)
+         group by 1, 2, 3
          order by 1, 2, 3
          limit least(greatest(coalesce(p_limit, 10000), 1), 100000);
     else
@@ -273,8 +286,8 @@ end
 $$;
 comment on function api.analytics_cost_by(text, date, date, integer) is
     'Daily cost by team, area, model, key, user or tag (key=value; a request with several '
-    'tags counts under each) for the teams the caller manages (areas: area owners; users: '
-    'also your own rows); at most p_limit rows (default 10,000, at most 100,000). '
+    'tags counts under each) for the teams the caller manages (areas: area owners; users '
+    'and tags: also your own rows); at most p_limit rows (default 10,000, at most 100,000). '
     'Example: select * from api.analytics_cost_by(''model'');';
 
 create function api.analytics_cache_savings(p_from date default null, p_to date default null)

@@ -181,6 +181,28 @@ def test_each_persona_sees_exactly_its_cost(built, persona):
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
+def test_each_persona_sees_exactly_its_cost_per_tag(built, persona):
+    expected = built.admin(
+        "select t.key || '=' || t.value, count(*), sum(r.cost_usd) "
+        "from events.requests r, jsonb_each_text(r.tags) t where "
+        + VISIBLE_FILTER.format(user="owner_user_id")
+        + " group by 1 order by 1",
+        visible(built, persona),
+    )
+    got = built.as_persona(
+        persona,
+        "select dimension_value, sum(request_count), sum(cost_usd) "
+        "from api.analytics_cost_by('tag', current_date - 60, current_date) "
+        "group by 1 order by 1",
+    )
+    assert got == expected
+    if persona.startswith("dev_") or persona == "solo":
+        # a developer sees the cost of their own pull requests, and no one else's
+        prs = {tag for tag, *_ in got if tag.startswith("pr=")}
+        assert prs and all(tag.startswith(f"pr=acme/{persona}#") for tag in prs)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
 def test_each_persona_sees_exactly_its_sessions_and_scores(built, persona):
     w = built.world
     expected_sessions = built.admin(

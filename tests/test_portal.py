@@ -30,7 +30,7 @@ ADMIN_PAGES = (
     "/admin/audit",
     "/admin/system",
 )
-PORTAL_PAGES = ("/portal", "/portal/setup")
+PORTAL_PAGES = ("/portal", "/portal/setup", "/portal/usage", "/portal/transformation")
 
 
 class Links(HTMLParser):

@@ -18,6 +18,7 @@ from api import analytics
 from api.app import create_app
 from api.bootstrap import bootstrap
 from api.gateway.config import load_config
+from api.passwords import hash_password
 from tests import browser as chromium
 from tests.analytics_data import EventLog, create_world
 from tests.helpers import STRONG_PASSWORD, create_user, operator_call, serving
@@ -241,7 +242,55 @@ def test_every_page_passes_axe_and_fits_at_200_percent_zoom(chromium_browser, po
         check(page, path)
     assert problems == {}
     assert time.monotonic() - started < 60
+    page.goto("/portal/setup")
     assert re.search(r"ANTHROPIC_BASE_URL=http://127\.0\.0\.1:\d+/anthropic", page.content())
+    context.close()
+
+
+def test_a_developer_opts_into_the_leaderboard_and_appears_there(
+    chromium_browser, portal, tmp_path
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    url, _, db = portal
+    world = create_world(db.admin, db.app)
+    log = EventLog(db.admin, world)
+    log.generate(days=20)
+    log.write()
+    assert analytics.build(db.admin, work_dir=tmp_path / "dbt").ok
+    # solo: the busiest agent user, who never opted in to a leaderboard
+    operator_call(
+        db.admin,
+        "select api.set_user_password(%s, %s, false)",
+        (world.users["solo"], hash_password(STRONG_PASSWORD)),
+    )
+    context = chromium_browser.new_context(base_url=url, viewport={"width": 640, "height": 900})
+    page = context.new_page()
+    sign_in(page, "solo@example.com", STRONG_PASSWORD, "/portal/transformation")
+    page.get_by_role("heading", name="Transformation").wait_for()
+    # the pages with figures in them: axe's rules, and no sideways scrolling at 200 %
+    axe = Axe()
+    for path in ("/portal/usage", "/portal/transformation"):
+        page.goto(path)
+        bad = [v["id"] for v in axe.run(page).response["violations"] if v["impact"] in SERIOUS]
+        assert bad == [], path
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    assert page.get_by_role("img", name=re.compile(r"Agentic score \d+ of 100")).is_visible()
+    company = page.get_by_role("table", name=re.compile("^Company"))
+    assert "solo (you)" not in company.inner_text()
+
+    page.get_by_label("The company leaderboard").check()
+    page.get_by_role("button", name="Save my choice").click()
+    assert notice(page) == "Saved: you appear on the company board from the next refresh."
+    assert page.get_by_label("The company leaderboard").is_checked()
+    assert not page.get_by_label("My teams' leaderboards").is_checked()
+    # the refresh the gateway runs every few minutes, here at once
+    assert analytics.build(db.admin, select="leaderboard", work_dir=tmp_path / "dbt").ok
+    page.reload()
+    me = page.get_by_role("table", name=re.compile("^Company")).locator("tr.me")
+    assert "solo (you)" in me.inner_text()
+    team = page.get_by_role("table", name=re.compile("^Team solo"))
+    assert "solo (you)" not in team.inner_text()  # the team board stayed off
     context.close()
 
 
