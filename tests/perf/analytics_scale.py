@@ -10,9 +10,26 @@ The traffic is shaped like a real organisation's: each developer works in sessio
 about 30 requests a quarter-hour apart; half the developers run Claude Code (agent
 turns: tool results, tools offered), some Codex, the rest the SDKs; a tenth of the
 requests carry a pull-request tag; a few are refused or cached.
+
+The benchmarks over this data share its setup: `scale_arguments` (the sizes),
+`scale_database` (an embedded PostgreSQL, migrated and filled), `personas` (who reads it)
+and `full_build` (the marts).
 """
 
+import argparse
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from api import analytics, migrations
+from api.embedded import DatabaseUrls, EmbeddedPostgres
 
 IDENTITIES = """
 insert into iam.areas (name)
@@ -154,3 +171,112 @@ def generate(
         conn.execute(HOOKS, {"label": label})
         conn.execute("analyze events.requests")
         conn.execute("analyze events.hooks")
+
+
+# -- the benchmarks' shared setup ----------------------------------------------------------
+
+PERSONA_EMAILS = {
+    "admin": "bench-admin@bench.example",
+    "team_admin": "bench-tadmin@bench.example",
+    "developer": "dev1@bench.example",
+}
+
+
+def scale_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--teams", type=int, default=200)
+
+
+@dataclass(frozen=True)
+class ScaleDatabase:
+    urls: DatabaseUrls
+    today: datetime  # midnight UTC: the generated log ends just before it
+    generate_s: float
+
+
+@contextlib.contextmanager
+def scale_database(
+    tmp: Path, args: argparse.Namespace, console: Console
+) -> Iterator[ScaleDatabase]:
+    """An embedded PostgreSQL in `tmp`, migrated, holding `args.events` events (with a
+    progress bar: ten million take minutes); stopped when the block ends."""
+    postgres = EmbeddedPostgres(tmp / "pg")
+    with console.status("Starting embedded PostgreSQL…"):
+        urls = postgres.start()
+        migrations.upgrade(urls.admin)
+    try:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = today - timedelta(days=args.days)
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"{args.events:,} events…", total=args.events)
+            began = time.perf_counter()
+            generate(urls.admin, events=args.events, days=args.days, users=args.users,
+                     teams=args.teams, start=start,
+                     progress=lambda done: progress.update(task, completed=done))  # fmt: skip
+            generate_s = time.perf_counter() - began
+        yield ScaleDatabase(urls, today, generate_s)
+    finally:
+        postgres.stop()
+
+
+def personas(admin_url: str) -> tuple[dict, dict]:
+    """A platform admin, the admin of one team, a developer of that team (with a key):
+    their principals, and the team's and the developer's ids."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        (admin,) = conn.execute(
+            "select api.create_user(%s, 'Bench admin')", (PERSONA_EMAILS["admin"],)
+        ).fetchone()
+        conn.execute("select api.grant_role(%s, 'platform_admin', null)", (admin,))
+        team, developer = conn.execute(
+            "select m.team_id, m.user_id from iam.team_members m join iam.users u"
+            " on u.id = m.user_id where u.email = %s",
+            (PERSONA_EMAILS["developer"],),
+        ).fetchone()
+        (team_name,) = conn.execute("select name from iam.teams where id = %s", (team,)).fetchone()
+        (team_admin,) = conn.execute(
+            "select api.create_user(%s, 'Bench team admin')", (PERSONA_EMAILS["team_admin"],)
+        ).fetchone()
+        conn.execute("select api.grant_role(%s, 'team_admin', %s)", (team_admin, team_name))
+        # one developer in sixteen shows on the boards
+        conn.execute(
+            "insert into league.leaderboard_opt_ins (user_id, on_team_board, on_company_board)"
+            " select id, true, true from iam.users where email like 'dev%%@bench.example'"
+            " and id::text like '%%0' on conflict do nothing"
+        )
+    principals = {
+        "admin": {"user_id": str(admin)},
+        "team_admin": {"user_id": str(team_admin)},
+        "developer": {"user_id": str(developer)},
+    }
+    return principals, {"team": team, "developer": developer}
+
+
+def full_build(admin_url: str, work_dir: Path, console: Console) -> analytics.BuildResult:
+    """`dbt build` of every model and test, with a bar of dbt's nodes; exits on a failure."""
+    from api.cli import DBT_PROGRESS
+
+    progress = Progress(
+        TextColumn("[bold]dbt build[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task("starting…", total=None)
+
+    def on_line(line: str) -> None:
+        if match := DBT_PROGRESS.match(line):
+            done, total, status, rest = match.groups()
+            if status == "START":
+                progress.update(task, total=int(total), description=rest.split("..")[0].strip())
+            else:
+                progress.update(task, total=int(total), completed=int(done))
+
+    with progress:
+        result = analytics.build(admin_url, work_dir=work_dir, on_line=on_line)
+    if not result.ok:
+        raise SystemExit("\n".join(result.output_tail[-40:]))
+    return result

@@ -19,17 +19,20 @@ import json
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from api import analytics, migrations
-from api.embedded import EmbeddedPostgres
-from tests.perf.analytics_scale import generate
+from api import analytics
+from tests.perf.analytics_scale import (
+    full_build,
+    generate,
+    personas,
+    scale_arguments,
+    scale_database,
+)
 
 console = Console(width=160)
 
@@ -102,96 +105,48 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
-def personas(admin_url: str) -> tuple[dict, dict]:
-    """A platform admin, the admin of one team, a developer of that team (with a key)."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        (admin,) = conn.execute(
-            "select api.create_user('bench-admin@bench.example', 'Bench admin')"
-        ).fetchone()
-        conn.execute("select api.grant_role(%s, 'platform_admin', null)", (admin,))
-        team, developer = conn.execute(
-            "select m.team_id, m.user_id from iam.team_members m join iam.users u"
-            " on u.id = m.user_id where u.email = 'dev1@bench.example'"
-        ).fetchone()
-        (team_name,) = conn.execute("select name from iam.teams where id = %s", (team,)).fetchone()
-        (team_admin,) = conn.execute(
-            "select api.create_user('bench-tadmin@bench.example', 'Bench team admin')"
-        ).fetchone()
-        conn.execute("select api.grant_role(%s, 'team_admin', %s)", (team_admin, team_name))
-        # one developer in sixteen shows on the boards
-        conn.execute(
-            "insert into league.leaderboard_opt_ins (user_id, on_team_board, on_company_board)"
-            " select id, true, true from iam.users where email like 'dev%%@bench.example'"
-            " and id::text like '%%0' on conflict do nothing"
-        )
-    principals = {
-        "admin": {"user_id": str(admin)},
-        "team_admin": {"user_id": str(team_admin)},
-        "developer": {"user_id": str(developer)},
-    }
-    return principals, {"team": team, "developer": developer}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=10_000_000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--users", type=int, default=2000)
-    parser.add_argument("--teams", type=int, default=200)
+    scale_arguments(parser)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--raw-rounds", type=int, default=3)
     args = parser.parse_args()
     figures: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="aigw-bench-analytics-") as tmp_name:
-        tmp = Path(tmp_name)
-        postgres = EmbeddedPostgres(tmp / "pg")
-        with console.status("Starting embedded PostgreSQL…"):
-            urls = postgres.start()
-            migrations.upgrade(urls.admin)
-        try:
-            today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-            start = today - timedelta(days=args.days)
-            with Progress(console=console) as progress:
-                task = progress.add_task(f"{args.events:,} events…", total=args.events)
-                began = time.perf_counter()
-                generate(urls.admin, events=args.events, days=args.days, users=args.users,
-                         teams=args.teams, start=start,
-                         progress=lambda done: progress.update(task, completed=done))  # fmt: skip
-                figures["generate"] = time.perf_counter() - began
-            principals, params = personas(urls.admin)
-            work = tmp / "dbt"
-            with console.status("Full dbt build…"):
-                full = analytics.build(urls.admin, work_dir=work)
-            if not full.ok:
-                raise SystemExit("\n".join(full.output_tail[-40:]))
-            figures["full"] = full.elapsed_s
-            day = max(args.events // args.days, 1)
-            with console.status(f"A day's {day:,} new events…"):
-                generate(urls.admin, events=day, days=1, users=args.users, teams=args.teams,
-                         start=today, label="b")  # fmt: skip
-            with console.status("Incremental dbt build…"):
-                incremental = analytics.build(urls.admin, work_dir=work)
-            if not incremental.ok:
-                raise SystemExit("\n".join(incremental.output_tail[-40:]))
-            figures["incremental"] = incremental.elapsed_s
-            rows = []
-            with psycopg.connect(urls.app) as conn:
-                for page, question, persona, mart, raw in QUERIES:
-                    with console.status(f"{page}: {question}…"):
-                        principal = principals[persona]
-                        timed(conn, principal, mart, params)  # warm
-                        marts = [timed(conn, principal, mart, params) for _ in range(args.rounds)]
-                        raws = [timed_raw(urls.admin, raw, params) for _ in range(args.raw_rounds)]
-                    rows.append((page, question, persona, *percentiles(marts), *percentiles(raws)))
-            with psycopg.connect(urls.admin) as conn:
-                counts = conn.execute(
-                    "select (select count(*) from events.requests),"
-                    " (select count(*) from events.hooks),"
-                    " (select count(*) from analytics.daily_cost),"
-                    " (select count(*) from analytics.sessions)"
-                ).fetchone()
-        finally:
-            postgres.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="aigw-bench-analytics-") as tmp_name,
+        scale_database(Path(tmp_name), args, console) as scale,
+    ):
+        urls = scale.urls
+        figures["generate"] = scale.generate_s
+        principals, params = personas(urls.admin)
+        work = Path(tmp_name) / "dbt"
+        full = full_build(urls.admin, work, console)
+        figures["full"] = full.elapsed_s
+        day = max(args.events // args.days, 1)
+        with console.status(f"A day's {day:,} new events…"):
+            generate(urls.admin, events=day, days=1, users=args.users, teams=args.teams,
+                     start=scale.today, label="b")  # fmt: skip
+        with console.status("Incremental dbt build…"):
+            incremental = analytics.build(urls.admin, work_dir=work)
+        if not incremental.ok:
+            raise SystemExit("\n".join(incremental.output_tail[-40:]))
+        figures["incremental"] = incremental.elapsed_s
+        rows = []
+        with psycopg.connect(urls.app) as conn:
+            for page, question, persona, mart, raw in QUERIES:
+                with console.status(f"{page}: {question}…"):
+                    principal = principals[persona]
+                    timed(conn, principal, mart, params)  # warm
+                    marts = [timed(conn, principal, mart, params) for _ in range(args.rounds)]
+                    raws = [timed_raw(urls.admin, raw, params) for _ in range(args.raw_rounds)]
+                rows.append((page, question, persona, *percentiles(marts), *percentiles(raws)))
+        with psycopg.connect(urls.admin) as conn:
+            counts = conn.execute(
+                "select (select count(*) from events.requests),"
+                " (select count(*) from events.hooks),"
+                " (select count(*) from analytics.daily_cost),"
+                " (select count(*) from analytics.sessions)"
+            ).fetchone()
     report(args, figures, rows, counts, full, incremental)
 
 
