@@ -7,6 +7,7 @@ height), never a `style`. Each chart also carries its figures as text (a <title>
 and a table beside it in the page) for screen readers and for copying.
 """
 
+import math
 from dataclasses import dataclass, field
 
 WIDTH = 720
@@ -43,19 +44,13 @@ class BarChart:
         return self.height - self.bottom - 8
 
 
-def _nice_ceiling(value: float) -> float:
-    """The axis top: the value rounded up to 1, 2 or 5 times a power of ten."""
+def nice_ceiling(value):
+    """An axis top: the value rounded up to 1, 2 or 5 times a power of ten (an int for
+    an int of at least 1)."""
     if value <= 0:
-        return 1.0
-    power = 1.0
-    while power * 10 <= value:
-        power *= 10
-    while power > value:
-        power /= 10
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    return 10 * power
+        return 1
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
 def stacked_bars(
@@ -71,7 +66,7 @@ def stacked_bars(
     `series` names each one's (css class, legend name); `describe(label, values)` is a
     bar's text."""
     chart = BarChart(title=title, legend=series)
-    top = _nice_ceiling(max((sum(values) for _, values in points), default=0.0))
+    top = nice_ceiling(max((sum(values) for _, values in points), default=0.0))
     chart.axis_max = top
     chart.axis_label = axis_format(top)
     if not points:

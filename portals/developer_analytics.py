@@ -4,9 +4,10 @@ the last 30 days, cost per pull request, what the cache saved you) and
 achievements, your leaderboard choice and the leaderboards themselves).
 
 Everything is read through the api.* readers of sql/analytics.sql in the signed-in
-user's transaction: they apply the row rules (a developer sees their own rows). A team
-admin's readers also return their teams' rows, so the personal figures are narrowed to
-`user_id = me` here; the cost per pull request is what the tag reader shows the caller.
+user's transaction: they apply the row rules (a developer sees their own rows). The
+personal figures come from api.analytics_my_daily_cost, the caller's own rows even for
+someone who manages teams; the cost per pull request is what the tag reader shows the
+caller (a manager: their teams').
 
 Until the first `aigw analytics run` the readers raise AIG04 with a hint; the pages then
 say how to build the marts instead of showing an error.
@@ -28,8 +29,7 @@ pages = Pages(router)
 USAGE_DAYS = 30
 WEEKS = 12
 PR_TAG = "pr="
-# The readers' own cap on rows: a manager's readers also return their teams' rows, and the
-# caller's own are picked out of these.
+# The tag reader's own cap on rows (a manager's include their teams' pull requests).
 READ_LIMIT = 100_000
 NOT_BUILT_HINT = "Build them with: aigw analytics run"
 
@@ -65,7 +65,7 @@ def today() -> date:
 
 # -- Usage ---------------------------------------------------------------------------------
 
-# The caller's own rows of the daily cost reader, summed: in total, per day, per model
+# The caller's own daily cost rows, summed: in total, per day, per model
 # ({group} is one of the constants below; every value is a parameter).
 OWN_COST = """
     select {group} sum(request_count)::bigint as requests,
@@ -73,7 +73,7 @@ OWN_COST = """
            sum(output_tokens)::bigint as output_tokens,
            sum(cost_usd) as cost_usd, sum(cache_hit_count)::bigint as cache_hits,
            sum(saved_usd) as saved_usd
-      from api.analytics_daily_cost($1, $2, $3) where user_id = $4
+      from api.analytics_my_daily_cost($1, $2)
 """
 TOTAL = OWN_COST.format(group="")
 PER_DAY = OWN_COST.format(group="usage_day,") + " group by usage_day order by usage_day desc"
@@ -96,10 +96,9 @@ async def usage(request: Request, user: PageUser) -> Response:
     last = today()
     first = last - timedelta(days=USAGE_DAYS - 1)
     context = {"first": first, "last": last, "days": USAGE_DAYS}
-    me = user.session.user_id
     try:
         async with user.transaction(pool(request)) as conn:
-            own = (first, last, READ_LIMIT, me)
+            own = (first, last)
             total = dict(await conn.fetchrow(TOTAL, *own))
             per_day = await conn.fetch(PER_DAY, *own)
             per_model = await conn.fetch(PER_MODEL, *own)

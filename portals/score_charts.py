@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from portals.charts import nice_ceiling
+
 RING_RADIUS = 52
 RING_CENTRE = 60  # of a 120 × 120 viewBox
 
@@ -89,19 +91,11 @@ def week_starts(today: date, weeks: int) -> list[date]:
     return [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
 
 
-def _axis_ceiling(value: int) -> int:
-    """The axis top: the largest count rounded up to 1, 2 or 5 times a power of ten."""
-    if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
-
-
 def weekly_chart(counts: dict[date, tuple[int, int]], today: date, weeks: int) -> WeeklyChart:
     """`counts`: week start -> (agent-driven, interactive) sessions; a week missing from
     it is drawn as zero, so the weeks are evenly spaced and none is silently skipped."""
     starts = week_starts(today, weeks)
-    axis_max = _axis_ceiling(max((max(counts.get(w, (0, 0))) for w in starts), default=0))
+    axis_max = nice_ceiling(max((max(counts.get(w, (0, 0))) for w in starts), default=0))
     plot = CHART_HEIGHT - CHART_BOTTOM - CHART_TOP
     slot = (CHART_WIDTH - CHART_LEFT) / len(starts)
     bars = []

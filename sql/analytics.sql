@@ -196,6 +196,39 @@ comment on function api.analytics_daily_cost(date, date, integer) is
     'per team, key, principal, model, deployment and tag set. '
     'Example: select * from api.analytics_daily_cost(current_date - 7);';
 
+create function api.analytics_my_daily_cost(p_from date default null, p_to date default null)
+returns table (
+    usage_day date, team_id uuid, model_served text, request_count bigint,
+    cache_hit_count bigint, input_tokens bigint, output_tokens bigint, cost_usd numeric,
+    saved_usd numeric)
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    v_me uuid := iam.active_user_id();
+begin
+    perform iam.require_authenticated();
+    -- The caller's own rows only, whatever else they manage: the developer portal's
+    -- personal figures, read by the (user_id, usage_day) index however large the
+    -- organisation an admin can see.
+    return query
+        select c.usage_day, c.team_id, c.model_served, c.request_count, c.cache_hit_count,
+               c.input_tokens, c.output_tokens, c.cost_usd, c.saved_usd
+          from analytics.daily_cost c
+         where v_me is not null and c.user_id = v_me
+           and c.usage_day >= coalesce(p_from, current_date - 30)
+           and c.usage_day <= coalesce(p_to, current_date)
+         order by c.usage_day, c.cost_usd desc;
+exception when undefined_table then
+    raise exception 'the analytics marts are not built yet' using errcode = 'AIG04',
+        hint = 'Build them with: aigw analytics run';
+end
+$$;
+comment on function api.analytics_my_daily_cost(date, date) is
+    'Your own daily cost rows (UTC days p_from..p_to, default the last 30): per day, team '
+    'and model, nobody else''s even for those who manage teams.';
+
 create function api.analytics_cost_by(
     p_dimension text, p_from date default null, p_to date default null,
     p_limit integer default 10000

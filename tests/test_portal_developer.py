@@ -118,6 +118,24 @@ def test_a_developer_sees_their_own_cost_and_pull_requests_only(site):
     assert "acme/dev_n1#" not in theirs
 
 
+def test_a_team_admin_sees_their_own_figures_not_their_teams(site):
+    """tadmin_n1 manages n1, whose developers spend, but spent nothing themselves."""
+    operator_call(
+        site.db.admin,
+        "select api.set_user_password(%s, %s, false)",
+        (site.world.users["tadmin_n1"], hash_password(STRONG_PASSWORD)),
+    )
+    ((team_cost,),) = site.admin(
+        "select sum(cost_usd) from events.requests where team_id = %s", (site.world.teams["n1"],)
+    )
+    assert team_cost > 0
+    with site.signed_in("tadmin_n1") as client:
+        page = client.get("/portal/usage")
+    assert page.status_code == 200
+    assert figure(page.text, "requests") == "0"
+    assert figure(page.text, "cost") == _money(None)  # nothing spent: no figure
+
+
 def test_hostile_tag_values_are_escaped(site):
     with site.signed_in("dev_n1") as client:
         page = client.get("/portal/usage")
