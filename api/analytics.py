@@ -38,6 +38,10 @@ class BuildBusy(AnalyticsError):
     """Another build of the same database holds the lock."""
 
 
+class BuildFailed(AnalyticsError):
+    """dbt ran, and a model or a test failed; the message names them."""
+
+
 @dataclass(frozen=True)
 class NodeResult:
     name: str
@@ -252,3 +256,19 @@ def _node_name(parts: list[str]) -> str:
     if parts[0] == "unit_test" and len(parts) >= 4:
         return ".".join(parts[2:])
     return parts[-1]
+
+
+async def classify_now(database_url: str) -> BuildResult:
+    """Rebuild the session marts now (the classify button and endpoint), in a thread so
+    the server's event loop runs on. BuildBusy while another build runs; BuildFailed when
+    a model or test of it fails; AnalyticsError when dbt cannot run at all."""
+    import anyio
+
+    def run() -> BuildResult:
+        return build(database_url, select=CLASSIFICATION_SELECTOR, wait=False)
+
+    result = await anyio.to_thread.run_sync(run)
+    if not result.ok:
+        failed = ", ".join(n.name for n in result.failures) or "dbt did not finish"
+        raise BuildFailed(f"the classification build failed: {failed}")
+    return result

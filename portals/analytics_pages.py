@@ -9,10 +9,8 @@ sums over a period are taken in the database (a reader's rows can number thousan
 10 million events; a page needs tens).
 """
 
-import functools
 from datetime import UTC, date, datetime, timedelta
 
-import anyio
 import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -327,21 +325,12 @@ async def classify(request: Request, user: PageUser, form: Form) -> Response:
     """The classify button: the same build as POST /admin/transformation/classify."""
     async with user.transaction(pool(request)) as conn:
         await conn.execute("select api.authorize_classification()")
-    build = functools.partial(
-        analytics.build,
-        request.app.state.database_url,
-        select=analytics.CLASSIFICATION_SELECTOR,
-        wait=False,
-    )
     try:
-        result = await anyio.to_thread.run_sync(build)
+        result = await analytics.classify_now(request.app.state.database_url)
     except analytics.BuildBusy:
         raise FormError("A build is running already; try again in a moment.", 409) from None
-    except analytics.AnalyticsError as exc:
-        raise FormError(f"The classification could not run: {exc}", 503) from None
-    if not result.ok:
-        failed = ", ".join(n.name for n in result.failures) or "dbt did not finish"
-        raise FormError(f"The classification build failed: {failed}", 503)
+    except analytics.AnalyticsError as exc:  # BuildFailed among them
+        raise FormError(f"The classification could not run: {exc}.", 503) from None
     return see_other(
         request,
         "/admin/transformation",

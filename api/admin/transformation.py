@@ -5,9 +5,6 @@ weekly scores, leaderboards, achievements, laggards) instead of waiting for the 
 background refresh. Platform admins only, as api.authorize_classification decides.
 """
 
-import functools
-
-import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
@@ -35,21 +32,14 @@ class ClassifyReport(BaseModel):
 @router.post("/classify", summary="Classify sessions now (platform admins)")
 async def classify(request: Request, conn: Connection) -> ClassifyReport:
     await conn.execute("select api.authorize_classification()")
-    build = functools.partial(
-        analytics.build,
-        request.app.state.database_url,
-        select=analytics.CLASSIFICATION_SELECTOR,
-        wait=False,
-    )
     try:
-        result = await anyio.to_thread.run_sync(build)
+        result = await analytics.classify_now(request.app.state.database_url)
     except analytics.BuildBusy as exc:
         raise ApiProblem(409, f"{exc}; try again in a moment", code="build_running") from None
+    except analytics.BuildFailed as exc:
+        raise ApiProblem(503, str(exc), code="build_failed") from None
     except analytics.AnalyticsError as exc:
         raise ApiProblem(503, str(exc), code="analytics_unavailable") from None
-    if not result.ok:
-        failed = ", ".join(n.name for n in result.failures) or "dbt did not finish"
-        raise ApiProblem(503, f"the classification build failed: {failed}", code="build_failed")
     rows = await conn.fetch(
         "select session_class, session_count from api.analytics_session_classes()"
     )
