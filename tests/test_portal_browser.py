@@ -324,8 +324,19 @@ def test_screenshots_of_every_page(chromium_browser, portal, tmp_path):
     log.generate(days=60)
     log.write()
     assert analytics.build(db.admin, work_dir=tmp_path / "dbt").ok
-    for path in (*ADMIN_PAGES, *PORTAL_PAGES):
+    for path in ADMIN_PAGES:
         page.goto(path)
-        name = path.strip("/").replace("/", "-") or "root"
-        page.screenshot(path=target / f"{name}.png", full_page=True)
+        page.screenshot(path=target / f"{path.strip('/').replace('/', '-')}.png", full_page=True)
+    # The developer portal as one of the generated developers, who has sessions and cost.
+    operator_call(
+        db.admin,
+        "select api.set_user_password(%s, %s, false)",
+        (world.users["dev_n1"], hash_password(STRONG_PASSWORD)),
+    )
+    context.clear_cookies()
+    sign_in(page, "dev_n1@example.com", STRONG_PASSWORD, "/portal")
+    page.get_by_role("heading", name="Your keys").wait_for()
+    for path in PORTAL_PAGES:
+        page.goto(path)
+        page.screenshot(path=target / f"{path.strip('/').replace('/', '-')}.png", full_page=True)
     context.close()
