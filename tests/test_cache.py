@@ -1,6 +1,8 @@
 """The response cache through the real gateway: Redis (exact), PostgreSQL + pgvector
 (semantic), the mock provider counting what reaches it, the official SDKs as clients."""
 
+import asyncio
+import concurrent.futures
 import time
 
 import anthropic
@@ -92,6 +94,31 @@ def test_an_identical_request_is_answered_from_redis(gateway):
     assert second.json()["choices"] == first.json()["choices"]
     assert second.json()["id"] != first.json()["id"]
     assert upstream_calls(gateway) == 1
+
+
+def test_answers_finishing_together_are_all_stored_with_their_ttl(gateway, redis_url):
+    """Stores are written in pipelines of whatever is waiting: none may be lost."""
+    set_policy(gateway, mode="exact", ttl=600)
+    questions = [[{"role": "user", "content": f"Question number {i}?"}] for i in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        first = list(pool.map(lambda q: chat(gateway, q, temperature=0), questions))
+    assert {r.headers["x-aigw-cache"] for r in first} == {"miss"}
+    settle(gateway)
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        again = list(pool.map(lambda q: chat(gateway, q, temperature=0), questions))
+    assert {r.headers["x-aigw-cache"] for r in again} == {"hit-exact"}
+    assert [r.json()["choices"] for r in again] == [r.json()["choices"] for r in first]
+    assert upstream_calls(gateway) == 40
+
+    async def ttls() -> list[int]:
+        client = redis.from_url(redis_url)
+        keys = [key async for key in client.scan_iter(match="aigw:cache:*")]
+        values = [await client.ttl(key) for key in keys]
+        await client.aclose()
+        return values
+
+    stored = asyncio.run(ttls())
+    assert len(stored) == 40 and all(0 < t <= 600 for t in stored)
 
 
 @pytest.mark.parametrize(

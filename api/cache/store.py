@@ -7,7 +7,8 @@
    semantic and the request qualifies — the semantic cache (embed the final user turn,
    one call to api.semantic_cache_lookup under the tenant's row-level security).
 3. `store` runs after a successful answer, off the response path: the whole answer goes
-   to Redis with the team's TTL and, when semantic, to Postgres with its embedding.
+   to Redis with the team's TTL (the answers waiting are written in one pipeline) and,
+   when semantic, to Postgres with its embedding.
 4. Every decision is counted per team and day and flushed once a second to
    cache.team_daily_stats (api.record_cache_stats), where hit rate and savings are read
    with api.cache_stats.
@@ -91,6 +92,8 @@ class ResponseCache:
         self._stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
+        self._exact_writes: list[tuple[str, str, int]] = []
+        self._exact_writer: asyncio.Task | None = None
         self._degraded: set[str] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -220,22 +223,44 @@ class ResponseCache:
         """Keep a successful answer (in the background)."""
         if not plan.store or plan.status.startswith("hit"):
             return
-        task = asyncio.create_task(self._store(plan, response, usage))
+        if self.breaker.available():
+            tokens = {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_input_tokens": usage.cached_input_tokens,
+            }
+            entry = json.dumps({"response": response, "usage": tokens})
+            self._exact_writes.append((plan.exact_key, entry, plan.policy.ttl_s))
+            if self._exact_writer is None:
+                self._exact_writer = self._in_background(self._write_exact())
+        if plan.semantic is not None:
+            self._in_background(self._store(plan, response, usage))
+
+    def _in_background(self, work) -> asyncio.Task:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
+
+    async def _write_exact(self) -> None:
+        """The exact cache's writes, in one pipeline for all that are waiting: under load
+        the answers that finish while one pipeline is in flight go in the next, one round
+        trip for many instead of one each."""
+        try:
+            while self._exact_writes:
+                batch, self._exact_writes = self._exact_writes, []
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for key, entry, ttl_s in batch:
+                            pipe.set(key, entry, ex=ttl_s)
+                        await pipe.execute()
+                except (redis.RedisError, OSError) as exc:
+                    self.breaker.failed(exc)  # these answers are not cached; no error
+        finally:
+            self._exact_writer = None
 
     async def _store(self, plan: CachePlan, response: dict, usage) -> None:
-        tokens = {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cached_input_tokens": usage.cached_input_tokens,
-        }
-        entry = {"response": response, "usage": tokens}
-        if self.breaker.available():
-            try:
-                await self.redis.set(plan.exact_key, json.dumps(entry), ex=plan.policy.ttl_s)
-            except (redis.RedisError, OSError) as exc:
-                self.breaker.failed(exc)
+        """The semantic cache's write: the answer with the embedding of its question."""
         if plan.semantic is None or (
             not plan.policy.semantic_tool_turns and answers_with_tools(response)
         ):
