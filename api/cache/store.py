@@ -3,7 +3,8 @@
 1. `plan` decides per request what the cache may do: nothing (policy off, the client's
    `Cache-Control: no-store` / `x-aigw-cache: no-store`), store only (`no-cache`), or
    read and store.
-2. `lookup` tries the exact cache (Redis, one GET), then — when the team's policy is
+2. `lookup` tries the exact cache (Redis, one GET, pipelined with the lookups of other
+   requests waiting at the same time), then — when the team's policy is
    semantic and the request qualifies — the semantic cache (embed the final user turn,
    one call to api.semantic_cache_lookup under the tenant's row-level security).
 3. `store` runs after a successful answer, off the response path: the whole answer goes
@@ -92,6 +93,8 @@ class ResponseCache:
         self._stats: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
+        self._exact_reads: list[tuple[str, asyncio.Future]] = []
+        self._exact_reader: asyncio.Task | None = None
         self._exact_writes: list[tuple[str, str, int]] = []
         self._exact_writer: asyncio.Task | None = None
         self._degraded: set[str] = set()
@@ -163,13 +166,45 @@ class ResponseCache:
     async def _get_exact(self, key: str) -> dict | None:
         if not self.breaker.available():
             return None
+        answer = asyncio.get_running_loop().create_future()
+        self._exact_reads.append((key, answer))
+        if self._exact_reader is None:
+            self._exact_reader = asyncio.create_task(self._read_exact())
         try:
-            raw = await self.redis.get(key)
+            raw = await answer
         except (redis.RedisError, OSError) as exc:
             self.breaker.failed(exc)
             return None
         self.breaker.succeeded()
         return json.loads(raw) if raw else None
+
+    async def _read_exact(self) -> None:
+        """The exact cache's lookups, in one pipeline for all that are waiting: those
+        made in the same turn of the event loop, then those made while a pipeline was in
+        flight. Under load, one round trip answers many requests."""
+        try:
+            while self._exact_reads:
+                batch, self._exact_reads = self._exact_reads, []
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for key, _ in batch:
+                            pipe.get(key)
+                        values = await pipe.execute()
+                except BaseException as exc:
+                    # Every waiting request gets an answer: Redis trouble is a miss (as is
+                    # this task's cancellation, at shutdown); anything else is raised.
+                    failure = exc if isinstance(exc, Exception) else ConnectionError("stopped")
+                    for _, answer in batch:
+                        if not answer.done():  # its request may have gone meanwhile
+                            answer.set_exception(failure)
+                    if not isinstance(exc, (redis.RedisError, OSError)):
+                        raise
+                    continue
+                for (_, answer), value in zip(batch, values, strict=True):
+                    if not answer.done():
+                        answer.set_result(value)
+        finally:
+            self._exact_reader = None
 
     async def _embed(self, plan: CachePlan) -> list[float] | None:
         if plan.embedding is None:

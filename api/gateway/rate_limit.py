@@ -148,6 +148,8 @@ class LocalWindows:
     def record(self, keys: list[str], costs: list[int]) -> None:
         """Count what Redis admitted for this process, so that a fallback in the middle
         of a window starts from this process's own use of it, not from zero."""
+        if len(self.counts) > 100_000:  # a new key per limit each minute: keep it bounded
+            self.counts.clear()
         for i, cost in enumerate(costs):
             self.counts[keys[2 * i]] = self.counts.get(keys[2 * i], 0) + cost
 
