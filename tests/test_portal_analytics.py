@@ -204,3 +204,24 @@ def test_a_page_answers_head_without_a_body(site):
         response = client.head("/admin/insights")
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "team=%00",
+        "team=" + "x" * 5000,
+        "team=%ED%A0%80",
+        "team=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "team=n1'%20or%20'1'='1",
+        "page=99999999999999999999",
+        "period=%00&by=%00",
+    ],
+)
+def test_hostile_query_values_get_a_page_never_a_server_error(site, query):
+    url, _, _ = site
+    with signed_in(url, "admin") as client:
+        for path in ("/admin/transformation", "/admin/insights"):
+            page = client.get(f"{path}?{query}")
+            assert page.status_code in (200, 404, 422), (path, query, page.status_code)
+            assert "<script>alert(1)</script>" not in page.text
