@@ -56,7 +56,8 @@ def pool(request: Request):
 
 
 def marts_missing(exc: asyncpg.PostgresError) -> bool:
-    """The readers' own error for a database whose marts were never built."""
+    """The readers' own error for a database whose marts were never built (AIG04 is also
+    "no such team": the message tells them apart)."""
     return exc.sqlstate == "AIG04" and "not built" in str(exc)
 
 

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from portals import score_charts
+from portals.analytics_pages import marts_missing
 from portals.web import Form, Pages, PageUser, render, see_other
 
 router = APIRouter()
@@ -31,7 +32,6 @@ WEEKS = 12
 PR_TAG = "pr="
 # The tag reader's own cap on rows (a manager's include their teams' pull requests).
 READ_LIMIT = 100_000
-NOT_BUILT_HINT = "Build them with: aigw analytics run"
 
 # Every achievement the marts award (dbt/models/marts/transformation/achievements.sql),
 # in the order the grid shows them: name, title, how it is earned.
@@ -51,12 +51,6 @@ ACHIEVEMENTS = (
 
 def pool(request: Request):
     return request.app.state.pool
-
-
-def marts_not_built(exc: asyncpg.PostgresError) -> bool:
-    """The readers' "not built yet" (AIG04 is also "no such team": the hint tells them
-    apart)."""
-    return exc.sqlstate == "AIG04" and getattr(exc, "hint", None) == NOT_BUILT_HINT
 
 
 def today() -> date:
@@ -104,7 +98,7 @@ async def usage(request: Request, user: PageUser) -> Response:
             per_model = await conn.fetch(PER_MODEL, *own)
             per_pr = await conn.fetch(PER_PR, first, last, PR_TAG, READ_LIMIT)
     except asyncpg.PostgresError as exc:
-        if not marts_not_built(exc):
+        if not marts_missing(exc):
             raise
         return render(request, "portal/usage.html", user, not_built=True, **context)
     total["hit_rate"] = hit_rate(total)
@@ -178,7 +172,7 @@ async def transformation_view(
                 rows = await conn.fetch("select * from api.leaderboard('team', $1)", team)
                 boards.append((f"Team {team}", rows))
     except asyncpg.PostgresError as exc:
-        if not marts_not_built(exc):
+        if not marts_missing(exc):
             raise
         return render(request, "portal/transformation.html", user, not_built=True, **context)
     latest_week = max((r["week_start"] for r in weekly), default=None)
