@@ -1161,6 +1161,46 @@ def finops_export(
 DBT_PROGRESS = re.compile(r"^\S+\s+(\d+) of (\d+) (START|OK|PASS|FAIL|ERROR|SKIP|WARN)\b(.*)$")
 
 
+class DbtProgress:
+    """A bar of dbt's nodes, fed dbt's output a line at a time (`on_line`); the nodes
+    that failed are kept in `problems`. With `verbose`, every line is printed too."""
+
+    def __init__(self, console: Console, verbose: bool = False):
+        self.verbose = verbose
+        self.problems: list[str] = []
+        self.progress = Progress(
+            TextColumn("[bold]dbt build[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("starting…", total=None)
+
+    def __enter__(self) -> "DbtProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def on_line(self, line: str) -> None:
+        if self.verbose:
+            self.progress.console.print(Text(line))
+        match = DBT_PROGRESS.match(line)
+        if not match:
+            return
+        done, total, status, rest = match.groups()
+        name = rest.split("..")[0].strip()
+        if status == "START":
+            self.progress.update(self.task, total=int(total), description=name)
+        else:
+            self.progress.update(self.task, total=int(total), completed=int(done))
+            if status in ("FAIL", "ERROR"):
+                self.problems.append(f"{status} {name}")
+
+
 @analytics_app.command("run")
 def analytics_run(
     select: Annotated[
@@ -1198,40 +1238,15 @@ def analytics_run(
             raise fail(f"--var {item!r} is not NAME=VALUE", "e.g. --var lookback_days=7")
         variables[name] = yaml.safe_load(value)
     with database(data_dir) as urls:
-        progress = Progress(
-            TextColumn("[bold]dbt build[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
-            console=console,
-            transient=True,
-        )
-        task = progress.add_task("starting…", total=None)
-        problems: list[str] = []
-
-        def on_line(line: str) -> None:
-            if verbose:
-                progress.console.print(Text(line))
-            match = DBT_PROGRESS.match(line)
-            if not match:
-                return
-            done, total, status, rest = match.groups()
-            name = rest.split("..")[0].strip()
-            if status == "START":
-                progress.update(task, total=int(total), description=name)
-            else:
-                progress.update(task, total=int(total), completed=int(done))
-                if status in ("FAIL", "ERROR"):
-                    problems.append(f"{status} {name}")
-
+        bar = DbtProgress(console, verbose)
         try:
-            with progress:
+            with bar:
                 result = analytics.build(
                     urls.admin,
                     select=select,
                     full_refresh=full_refresh,
                     variables=variables or None,
-                    on_line=on_line,
+                    on_line=bar.on_line,
                 )
         except analytics.AnalyticsError as exc:
             raise fail(str(exc)) from None
@@ -1250,7 +1265,7 @@ def analytics_run(
             err_console.print(Text(line))
     raise fail(
         f"dbt build failed ({len(result.failures) or 'no'} failing nodes"
-        f"{'; ' + ', '.join(problems[:5]) if problems else ''})",
+        f"{'; ' + ', '.join(bar.problems[:5]) if bar.problems else ''})",
         "Run again with --verbose for dbt's whole output.",
     )
 

@@ -30,7 +30,8 @@ pages = Pages(router)
 USAGE_DAYS = 30
 WEEKS = 12
 PR_TAG = "pr="
-# The tag reader's own cap on rows (a manager's include their teams' pull requests).
+# The readers' own cap on rows: a manager's include their teams' (pull requests, and
+# every developer's weeks, of which the caller's own are picked out).
 READ_LIMIT = 100_000
 
 # Every achievement the marts award (dbt/models/marts/transformation/achievements.sql),
@@ -122,7 +123,7 @@ WEEKLY = """
            w.agentic_session_count, w.autonomous_session_count, w.agentic_share,
            w.agentic_score,
            (select t.name from api.list_teams() t where t.id = w.team_id) as team
-      from api.analytics_weekly_transformation('developer', $1) w
+      from api.analytics_weekly_transformation('developer', $1, $3) w
      where w.user_id = $2
      order by w.week_start, team
 """
@@ -165,7 +166,7 @@ async def transformation_view(
         async with user.transaction(pool(request)) as conn:
             opt_in = await conn.fetchrow("select * from api.leaderboard_opt_in()")
             context["opt_in"] = opt_in
-            weekly = await conn.fetch(WEEKLY, WEEKS, user.session.user_id)
+            weekly = await conn.fetch(WEEKLY, WEEKS, user.session.user_id, READ_LIMIT)
             earned = {r["achievement"]: r["earned_at"] for r in await conn.fetch(MY_ACHIEVEMENTS)}
             boards = [("Company", await conn.fetch("select * from api.leaderboard('company')"))]
             for team in user.teams:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress
 
 from api import analytics, migrations
 from api.embedded import DatabaseUrls, EmbeddedPostgres
@@ -255,28 +255,10 @@ def personas(admin_url: str) -> tuple[dict, dict]:
 
 def full_build(admin_url: str, work_dir: Path, console: Console) -> analytics.BuildResult:
     """`dbt build` of every model and test, with a bar of dbt's nodes; exits on a failure."""
-    from api.cli import DBT_PROGRESS
+    from api.cli import DbtProgress
 
-    progress = Progress(
-        TextColumn("[bold]dbt build[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    )
-    task = progress.add_task("starting…", total=None)
-
-    def on_line(line: str) -> None:
-        if match := DBT_PROGRESS.match(line):
-            done, total, status, rest = match.groups()
-            if status == "START":
-                progress.update(task, total=int(total), description=rest.split("..")[0].strip())
-            else:
-                progress.update(task, total=int(total), completed=int(done))
-
-    with progress:
-        result = analytics.build(admin_url, work_dir=work_dir, on_line=on_line)
+    with DbtProgress(console) as bar:
+        result = analytics.build(admin_url, work_dir=work_dir, on_line=bar.on_line)
     if not result.ok:
         raise SystemExit("\n".join(result.output_tail[-40:]))
     return result
