@@ -247,7 +247,7 @@ def test_every_page_passes_axe_and_fits_at_200_percent_zoom(chromium_browser, po
     context.close()
 
 
-def test_a_developer_opts_into_the_leaderboard_and_appears_there(
+def test_a_developer_creates_a_key_opts_into_the_leaderboard_and_appears_there(
     chromium_browser, portal, tmp_path
 ):
     from axe_playwright_python.sync_playwright import Axe
@@ -266,7 +266,16 @@ def test_a_developer_opts_into_the_leaderboard_and_appears_there(
     )
     context = chromium_browser.new_context(base_url=url, viewport={"width": 640, "height": 900})
     page = context.new_page()
-    sign_in(page, "solo@example.com", STRONG_PASSWORD, "/portal/transformation")
+    sign_in(page, "solo@example.com", STRONG_PASSWORD, "/portal")
+    # a personal key, shown once
+    page.get_by_role("heading", name="Your keys").wait_for()
+    page.get_by_label("Name", exact=True).fill("laptop")
+    page.get_by_role("button", name="Create key").click()
+    key = page.get_by_label("API key").input_value()
+    assert key.startswith("sk-aigw-")
+    owner = "select owner_email from api.list_keys('solo') where name = 'laptop'"
+    assert operator_call(db.admin, owner) == [("solo@example.com",)]
+    page.get_by_role("link", name="Transformation").click()
     page.get_by_role("heading", name="Transformation").wait_for()
     # the pages with figures in them: axe's rules, and no sideways scrolling at 200 %
     axe = Axe()
